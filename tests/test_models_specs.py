@@ -63,7 +63,8 @@ def test_param_count_equals_hf_models_built_from_configs():
     cfg = llama.config.to_dict() | {"model_type": "llama"}
     assert param_count(_spec_from_dict(cfg)) == sum(p.numel() for p in llama.parameters())
     clip = CLIPModel(CLIPConfig(
-        text_config=dict(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_hidden_layers=2, vocab_size=99),
+        text_config=dict(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_hidden_layers=2,
+                         vocab_size=99),
         vision_config=dict(hidden_size=48, intermediate_size=96, num_attention_heads=4, num_hidden_layers=2,
                            image_size=32, patch_size=8),
         projection_dim=16))
