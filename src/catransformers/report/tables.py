@@ -1,0 +1,205 @@
+"""The Pareto table as display text, shared by the HTML report and the CLI's rich table.
+
+One function turns the front into rows of formatted strings so that what the terminal prints and what the
+HTML report shows are the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+from rich.table import Table
+
+from catransformers.report.pareto import objective_specs, pareto_front
+
+__all__ = [
+    "PRUNE_SUFFIXES",
+    "describe_hardware",
+    "describe_pruning",
+    "format_pareto_table",
+    "pareto_display_rows",
+    "pruned_dim_columns",
+]
+
+# Pruned-dimension columns of trials.csv are "<encoder>.<suffix>" (e.g. "text.heads"); suffixes from models/pruning.
+PRUNE_SUFFIXES = ("layers", "heads", "ffn_blocks", "hidden_blocks")
+_SUFFIX_LABEL = {"layers": "layers", "heads": "heads", "ffn_blocks": "FFN blocks", "hidden_blocks": "hidden blocks"}
+
+
+def pruned_dim_columns(df: pd.DataFrame) -> list[str]:
+    """Columns holding pruned dimensions, in table order (by encoder, then layers/heads/FFN/hidden)."""
+    cols = [c for c in df.columns if "." in str(c) and str(c).rsplit(".", 1)[1] in PRUNE_SUFFIXES]
+    encoders = list(dict.fromkeys(str(c).rsplit(".", 1)[0] for c in cols))
+    return sorted(cols, key=lambda c: (encoders.index(c.rsplit(".", 1)[0]), PRUNE_SUFFIXES.index(c.rsplit(".", 1)[1])))
+
+
+def _is_missing(x: Any) -> bool:
+    if x is None or x is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(x: Any, fmt: str = ".4g") -> str:
+    """Number as text; missing or non-numeric values as an em dash."""
+    if _is_missing(x):
+        return "—"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return format(v, fmt)
+
+
+def _int(x: Any) -> str:
+    if _is_missing(x):
+        return "—"
+    try:
+        return str(round(float(x)))
+    except (TypeError, ValueError):
+        return str(x)
+
+
+_SUFFIX_SHORT = {"layers": "L", "heads": "H", "ffn_blocks": "F", "hidden_blocks": "D"}
+
+
+def describe_pruning(row: pd.Series | dict, cols: Sequence[str], *, compact: bool = False) -> str:
+    """Pruned dimensions as one line per encoder.
+
+    Long form 'text: 6 layers, 8 heads, 6 FFN blocks, 8 hidden blocks'; compact form 'text L6 H8 F6 D8'
+    (L layers, H heads, F FFN blocks, D hidden blocks).
+    """
+    by_encoder: dict[str, list[str]] = {}
+    for col in cols:
+        enc, suffix = col.rsplit(".", 1)
+        value = row.get(col)
+        if _is_missing(value):
+            continue
+        text = f"{_SUFFIX_SHORT[suffix]}{_int(value)}" if compact else f"{_int(value)} {_SUFFIX_LABEL[suffix]}"
+        by_encoder.setdefault(enc, []).append(text)
+    if not by_encoder:
+        prune = row.get("prune")
+        return "—" if _is_missing(prune) or not str(prune) else str(prune)
+    if compact:
+        return "\n".join(f"{enc} {' '.join(parts)}" for enc, parts in by_encoder.items())
+    return "\n".join(f"{enc}: {', '.join(parts)}" for enc, parts in by_encoder.items())
+
+
+def describe_hardware(row: pd.Series | dict, *, compact: bool = False) -> str:
+    """Accelerator as text: clusters × (width × depth) PEs, per-cluster L2 with its bandwidth, global buffer.
+
+    Compact form '4x128x32 L2 64K/32 G2M' (clusters x width x depth, L2 KB / words per cycle, GLB MB).
+    """
+    get = row.get
+    if all(_is_missing(get(k)) for k in ("clusters", "width", "depth")):
+        return "—"
+    if compact:
+        text = f"{_int(get('clusters'))}x{_int(get('width'))}x{_int(get('depth'))}"
+        if not _is_missing(get("l2_kb")):
+            text += f" L2 {_int(get('l2_kb'))}K" + ("" if _is_missing(get("l2_bw")) else f"/{_int(get('l2_bw'))}")
+        if not _is_missing(get("glb_mb")):
+            text += f" G{_num(get('glb_mb'), 'g')}M"
+        return text
+    parts = [f"{_int(get('clusters'))} × {_int(get('width'))}w×{_int(get('depth'))}d"]
+    if not _is_missing(get("l2_kb")):
+        bw = "" if _is_missing(get("l2_bw")) else f" @{_int(get('l2_bw'))} w/cyc"
+        parts.append(f"L2 {_int(get('l2_kb'))} KB{bw}")
+    if not _is_missing(get("glb_mb")):
+        parts.append(f"GLB {_num(get('glb_mb'), 'g')} MB")
+    return ", ".join(parts)
+
+
+def _embodied_kg(row: pd.Series) -> Any:
+    if "embodied_kg" in row.index and not _is_missing(row["embodied_kg"]):
+        return row["embodied_kg"]
+    die, dram = row.get("embodied_die_kg"), row.get("embodied_dram_kg")
+    if _is_missing(die) and _is_missing(dram):
+        return None
+    return (0.0 if _is_missing(die) else float(die)) + (0.0 if _is_missing(dram) else float(dram))
+
+
+def pareto_display_rows(
+    front: pd.DataFrame, objectives: Iterable[Any], *, compact: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows of the Pareto table (objective columns marked ↑ maximise / ↓ minimise).
+
+    Columns present in the front only: trial, accuracy (metric), total / embodied / operational carbon in
+    kg CO2e, latency ms, energy mJ, area mm², TOPS, pruned dims, hardware. `compact` (terminal) drops the
+    die / DRAM split and TOPS and uses the short pruning / hardware forms.
+    """
+    specs = dict(objective_specs(objectives))
+
+    def mark(col: str, label: str) -> str:
+        return f"{label} {'↑' if specs[col] else '↓'}" if col in specs else label
+
+    metric = ""
+    if "metric" in front.columns:
+        metrics = [str(m) for m in front["metric"].dropna().unique()]
+        metric = f" ({', '.join(metrics)})" if metrics else ""
+    dims = pruned_dim_columns(front)
+    columns: list[tuple[str, Any]] = []
+    if "trial" in front.columns:
+        columns.append(("trial", lambda r: _int(r["trial"])))
+    if "accuracy" in front.columns:
+        columns.append((mark("accuracy", f"accuracy{metric}"), lambda r: _num(r["accuracy"])))
+    if "total_carbon_kg" in front.columns:
+        label = "total carbon (kg)" if compact else "total carbon (kg CO2e)"
+        columns.append((mark("total_carbon_kg", label), lambda r: _num(r["total_carbon_kg"])))
+    if {"embodied_die_kg", "embodied_dram_kg", "embodied_kg"} & set(front.columns):
+        columns.append(("embodied (kg)", lambda r: _num(_embodied_kg(r))))
+        if "embodied_die_kg" in front.columns and not compact:
+            columns.append(("die / DRAM (kg)", lambda r: f"{_num(r.get('embodied_die_kg'))} / "
+                            f"{_num(r.get('embodied_dram_kg'))}"))
+    if "operational_kg" in front.columns:
+        columns.append(("operational (kg)", lambda r: _num(r["operational_kg"])))
+    if "latency_s" in front.columns:
+        columns.append((mark("latency_s", "latency (ms)"), lambda r: _num(_scaled(r["latency_s"], 1e3))))
+    if "energy_per_inference_j" in front.columns:
+        columns.append((mark("energy_per_inference_j", "energy (mJ)"),
+                        lambda r: _num(_scaled(r["energy_per_inference_j"], 1e3))))
+    if "area_mm2" in front.columns:
+        columns.append((mark("area_mm2", "area (mm²)"), lambda r: _num(r["area_mm2"])))
+    if "tops" in front.columns and not compact:
+        columns.append(("TOPS", lambda r: _num(r["tops"], ".3g")))
+    if dims or "prune" in front.columns:
+        columns.append(("pruned dims", lambda r: describe_pruning(r, dims, compact=compact)))
+    if {"clusters", "width", "depth"} <= set(front.columns):
+        columns.append(("hardware", lambda r: describe_hardware(r, compact=compact)))
+    header = [name for name, _ in columns]
+    rows = [[fn(row) for _, fn in columns] for _, row in front.iterrows()]
+    return header, rows
+
+
+def _scaled(x: Any, factor: float) -> Any:
+    if _is_missing(x):
+        return None
+    try:
+        return float(x) * factor
+    except (TypeError, ValueError):
+        return x
+
+
+def format_pareto_table(
+    df: pd.DataFrame, objectives: Iterable[Any], *, title: str | None = None, compact: bool = True
+) -> Table:
+    """A rich Table of the Pareto designs of `df` (a trials table or an already computed front).
+
+    Compact by default (short pruning / hardware forms, see `describe_pruning` and `describe_hardware`).
+    """
+    specs = objective_specs(objectives)
+    front = pareto_front(df, specs)
+    header, rows = pareto_display_rows(front, specs, compact=compact)
+    table = Table(title=title or f"Pareto designs ({len(front)})", show_lines=bool(rows))
+    for name in header:
+        numeric = name not in ("pruned dims", "hardware", "die / DRAM (kg)")
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
