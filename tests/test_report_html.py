@@ -262,3 +262,36 @@ def test_format_pareto_table_for_cli(tmp_path: Path) -> None:
     console.print(table)
     text = console.export_text()
     assert "total carbon (kg) ↓" in text and "embodied (kg)" in text and f"{front['accuracy'].iloc[0]:.4g}" in text
+
+
+def test_energy_mode_plot_and_newest_trials_table_wins(tmp_path: Path) -> None:
+    import os
+
+    objectives = [{"name": "accuracy", "maximize": True}, {"name": "energy_per_inference_j", "maximize": False}]
+    trials = _trials()
+    run = _run_dir(tmp_path, trials, objectives=objectives, ref={"accuracy": 0.15, "energy_per_inference_j": 0.05},
+                   mode="energy")
+    extra = trials.copy()
+    extra.loc[len(extra)] = extra.loc[0]
+    extra.loc[len(extra) - 1, ["trial", "accuracy", "energy_per_inference_j"]] = [99, 0.99, 1e-4]  # dominates all
+    extra.to_parquet(run / "trials.parquet", index=False)
+    csv_t = (run / "trials.csv").stat().st_mtime
+    os.utime(run / "trials.parquet", (csv_t + 5, csv_t + 5))
+    page = _parse(build_report(run))
+    assert (run / "accuracy_vs_energy.png").is_file()
+    rows = page.tables["pareto-table"][1:]
+    assert [r[0] for r in rows] == ["99"]  # read from the newer parquet
+    os.utime(run / "trials.csv", (csv_t + 10, csv_t + 10))  # a CSV newer than the parquet wins
+    page = _parse(build_report(run))
+    assert "99" not in [r[0] for r in page.tables["pareto-table"][1:]]
+
+
+def test_feasible_column_as_text_is_respected(tmp_path: Path) -> None:
+    trials = _trials()
+    front = pareto_front(trials, CARBON_OBJECTIVES)
+    best = int(front["trial"].iloc[0])
+    trials["feasible"] = ["False" if t == best else "True" for t in trials["trial"]]
+    assert best not in pareto_front(trials, CARBON_OBJECTIVES)["trial"].tolist()
+    run = _run_dir(tmp_path, trials)
+    rows = _parse(build_report(run)).tables["pareto-table"][1:]
+    assert str(best) not in [r[0] for r in rows]

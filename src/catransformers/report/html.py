@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from catransformers.errors import UserError
-from catransformers.report.pareto import hypervolume, objective_specs, pareto_front
+from catransformers.report.pareto import bool_column, hypervolume, objective_specs, pareto_front
 from catransformers.report.plots import write_plots
 from catransformers.report.tables import describe_hardware, describe_pruning, pareto_display_rows, pruned_dim_columns
 
@@ -46,7 +46,8 @@ class RunData:
 
 def _read_trials(run_dir: Path) -> pd.DataFrame:
     parquet, csv = run_dir / "trials.parquet", run_dir / "trials.csv"
-    if parquet.is_file():
+    # the search writes the CSV first, then the parquet: a stale parquet (older than the CSV) is skipped
+    if parquet.is_file() and not (csv.is_file() and csv.stat().st_mtime > parquet.stat().st_mtime):
         try:
             return pd.read_parquet(parquet)
         except Exception:  # a half-written or unreadable parquet: the CSV carries the same rows
@@ -127,7 +128,7 @@ def run_summary(run: RunData, front: pd.DataFrame | None = None) -> dict[str, An
         done = run.trials
         if "status" in done.columns:
             done = done[done["status"].astype(str) == "completed"]
-        n_ft = int((~done["cached"].astype("boolean").fillna(False)).sum())
+        n_ft = int((~bool_column(done["cached"])).sum())
     return {
         "trials": len(run.trials),
         "completed": _count(run.trials, "completed"),

@@ -18,6 +18,7 @@ import pandas as pd
 from catransformers.errors import UserError
 
 __all__ = [
+    "bool_column",
     "feasible_rows",
     "hypervolume",
     "objective_specs",
@@ -216,13 +217,22 @@ def objective_specs(objectives: Iterable[Any]) -> list[tuple[str, bool]]:
     return out
 
 
+def bool_column(values: pd.Series) -> pd.Series:
+    """A boolean column read back from CSV or parquet: missing -> False, 'True'/'1'/'yes' text -> True."""
+    if pd.api.types.is_bool_dtype(values.dtype) and not values.isna().any():
+        return values.astype(bool)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.fillna(0).astype(bool)
+    return values.map(lambda v: v is True or str(v).strip().lower() in ("true", "1", "yes")).astype(bool)
+
+
 def feasible_rows(df: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """Completed, feasible rows whose objectives are all finite."""
     keep = pd.Series(True, index=df.index)
     if "status" in df.columns:
         keep &= df["status"].astype(str) == "completed"
     if "feasible" in df.columns:
-        keep &= df["feasible"].fillna(False).astype(bool)
+        keep &= bool_column(df["feasible"])
     for name in names:
         keep &= np.isfinite(pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float))
     return df[keep]

@@ -20,6 +20,7 @@ from catransformers.report.pareto import feasible_rows, objective_specs, pareto_
 __all__ = [
     "DPI",
     "plot_accuracy_vs_carbon",
+    "plot_accuracy_vs_energy",
     "plot_accuracy_vs_latency",
     "plot_carbon_breakdown",
     "plot_latency_vs_carbon",
@@ -132,6 +133,14 @@ def plot_accuracy_vs_latency(trials: pd.DataFrame, front: pd.DataFrame, path: Pa
     )
 
 
+def plot_accuracy_vs_energy(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> Path:
+    """Accuracy against energy per inference (mJ), coloured by latency, with the front marked."""
+    return _scatter_tradeoff(
+        trials, front, "energy_per_inference_j", "accuracy", 1e3, "energy per inference (mJ)",
+        _accuracy_label(trials), "Accuracy vs energy", "latency_s", 1e3, "latency (ms)", False, True, path,
+    )
+
+
 def plot_latency_vs_carbon(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> Path:
     """Hardware-only view: total carbon against latency (ms), coloured by area, with the front marked."""
     return _scatter_tradeoff(
@@ -187,7 +196,8 @@ def write_plots(
     """Write the plots that the run's columns support into `out_dir`; returns {title: path}.
 
     Runs with accuracy get accuracy vs carbon and accuracy vs latency; hardware-only runs (no accuracy
-    objective) get latency vs carbon. Every run with a carbon split gets the breakdown bar chart.
+    objective) get latency vs carbon; an energy objective adds accuracy vs energy. Every run with a carbon
+    split gets the breakdown bar chart.
     """
     names = [n for n, _ in objective_specs(objectives)]
     out_dir = Path(out_dir)
@@ -199,6 +209,8 @@ def write_plots(
                 trials, front, out_dir / "accuracy_vs_carbon.png")
         if _has_values(trials, "latency_s"):
             plots["Accuracy vs latency"] = plot_accuracy_vs_latency(trials, front, out_dir / "accuracy_vs_latency.png")
+        if "energy_per_inference_j" in names and _has_values(trials, "energy_per_inference_j"):
+            plots["Accuracy vs energy"] = plot_accuracy_vs_energy(trials, front, out_dir / "accuracy_vs_energy.png")
     elif _has_values(trials, "latency_s") and _has_values(trials, "total_carbon_kg"):
         plots["Total carbon vs latency"] = plot_latency_vs_carbon(trials, front, out_dir / "latency_vs_carbon.png")
     if {"embodied_die_kg", "embodied_dram_kg", "operational_kg"} & set(front.columns) and len(front):
