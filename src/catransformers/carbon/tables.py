@@ -1,0 +1,93 @@
+"""Carbon tables: ACT per-node fab figures, fab and use-region grid intensities, DRAM embodied carbon.
+
+Sources: ACT (Gupta et al., "ACT: Designing Sustainable Computer Systems with an Architectural Carbon
+Modeling Tool", ISCA 2022) and its 2023 tables as collected in DESIGN §5; the 22 nm row is the one in the
+CATransformers authors' ACT branch; use-region intensities of the CATransformers paper (arXiv 2505.01386).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from catransformers.errors import UserError
+
+# ACT logic fab figures per node: energy per area (kWh/cm2), gas per area at 95 % / 99 % abatement (g/cm2),
+# materials per area (g/cm2).  22 nm: CATransformers' ACT branch (DESIGN §5).
+NODE_EPA_KWH_PER_CM2 = {28: 0.90, 22: 1.077, 20: 1.20, 14: 1.20, 10: 1.475, 7: 2.15, 5: 2.75, 3: 3.25}
+NODE_GPA95_G_PER_CM2 = {28: 175.0, 22: 188.28, 20: 190.0, 14: 200.0, 10: 240.0, 7: 350.0, 5: 430.0, 3: 470.0}
+NODE_GPA99_G_PER_CM2 = {28: 100.0, 22: 110.0, 20: 110.0, 14: 125.0, 10: 150.0, 7: 200.0, 5: 225.0, 3: 275.0}
+MPA_G_PER_CM2 = 500.0  # ACT materials procurement per area, all nodes
+NODES_NM = tuple(sorted(NODE_EPA_KWH_PER_CM2, reverse=True))
+GPA_LEVELS = (95, 97, 99)  # 97 = mean of the 95 % and 99 % abatement rows (DESIGN §5)
+
+# Fab-location grid carbon intensity, g CO2e/kWh (ACT 2023 table, DESIGN §5).
+FAB_CI_G_PER_KWH = {
+    "world": 481.0, "india": 713.0, "australia": 549.0, "taiwan": 642.0, "singapore": 471.0, "usa": 369.0,
+    "europe": 300.0, "brazil": 98.0, "iceland": 7.3, "korea": 402.0, "japan": 446.0,
+}
+
+# Use-region grid carbon intensity, g CO2e/kWh: the CATransformers paper's regions (arXiv 2505.01386 §5:
+# California 224, British Columbia 68, Taiwan 524); the others are ACT's 2023 location figures (as the fab table).
+USE_CI_G_PER_KWH = {
+    "california": 224.0, "british_columbia": 68.0, "taiwan": 524.0,
+    **{k: v for k, v in FAB_CI_G_PER_KWH.items() if k != "taiwan"},
+}
+
+# DRAM embodied carbon, g CO2e per GB (ACT DRAM table, DESIGN §5).
+DRAM_G_PER_GB = {
+    "ddr3_50nm": 600.0, "ddr3_40nm": 315.0, "ddr3_30nm": 230.0, "lpddr3_30nm": 201.0, "lpddr3_20nm": 184.0,
+    "lpddr2_20nm": 159.0, "lpddr4": 48.0, "ddr4_10nm": 65.0,
+}
+
+
+def _unknown(what: str, value: object, allowed: list[str]) -> UserError:
+    close = difflib.get_close_matches(str(value), allowed, n=2, cutoff=0.5)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return UserError(f"unknown {what} '{value}'{hint}; allowed: {', '.join(allowed)}")
+
+
+def check_node(node_nm: int) -> int:
+    if node_nm not in NODE_EPA_KWH_PER_CM2:
+        raise _unknown("technology node (nm)", node_nm, [str(n) for n in NODES_NM])
+    return node_nm
+
+
+def check_dram(dram_type: str) -> str:
+    key = dram_type.lower().replace("-", "_")
+    if key not in DRAM_G_PER_GB:
+        raise _unknown("DRAM type", dram_type, list(DRAM_G_PER_GB))
+    return key
+
+
+def check_gpa(gpa: int) -> int:
+    if gpa not in GPA_LEVELS:
+        raise UserError(f"unknown GPA abatement level {gpa}; allowed: {', '.join(map(str, GPA_LEVELS))}")
+    return gpa
+
+
+def _region_key(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def fab_ci(location: str) -> float:
+    key = _region_key(location)
+    if key not in FAB_CI_G_PER_KWH:
+        raise _unknown("fab location", location, list(FAB_CI_G_PER_KWH))
+    return FAB_CI_G_PER_KWH[key]
+
+
+def use_ci(region: str) -> float:
+    key = _region_key(region)
+    if key not in USE_CI_G_PER_KWH:
+        raise _unknown("use region", region, list(USE_CI_G_PER_KWH))
+    return USE_CI_G_PER_KWH[key]
+
+
+def gpa_g_per_cm2(node_nm: int, gpa: int) -> float:
+    check_node(node_nm)
+    check_gpa(gpa)
+    if gpa == 95:
+        return NODE_GPA95_G_PER_CM2[node_nm]
+    if gpa == 99:
+        return NODE_GPA99_G_PER_CM2[node_nm]
+    return (NODE_GPA95_G_PER_CM2[node_nm] + NODE_GPA99_G_PER_CM2[node_nm]) / 2

@@ -1,0 +1,227 @@
+"""The one pipeline call: model spec x hardware configs -> latency, energy, area, carbon, feasibility.
+
+`evaluate_designs` is what the search calls thousands of times; it builds the workload once and evaluates
+all configs in one vectorised pass (hardware.estimate), then adds carbon and the constraint checks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from catransformers.carbon.model import CarbonSettings, embodied_die_kg, embodied_dram_kg, operational_kg
+from catransformers.carbon.tables import check_dram, check_node
+from catransformers.errors import UserError
+from catransformers.hardware.config import FIXED_DEFAULTS, HW_KEYS, TEMPLATE_KEYS, HardwareConfig, HardwareSpace
+from catransformers.hardware.estimate import estimate
+from catransformers.hardware.systolic import DATAFLOWS
+from catransformers.hardware.tech import Tech
+from catransformers.models.spec import ModelSpec
+from catransformers.workload.ops import COMPONENTS, WorkloadOptions, build_workload
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The paper's constraints (DESIGN §3): TOPS <= 20.48, area <= 31.99 mm2, latency <= 50 ms.
+DEFAULT_MAX_TOPS = 20.48
+DEFAULT_MAX_AREA_MM2 = 31.99
+DEFAULT_MAX_LATENCY_MS = 50.0
+CONSTRAINTS = ("tops", "area", "latency")
+
+
+class CostSettings(BaseModel):
+    """Workload options, technology, dataflow, carbon settings and constraints (None removes a constraint)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workload: WorkloadOptions = Field(default_factory=WorkloadOptions)
+    tech: Tech = Field(default_factory=Tech)
+    carbon: CarbonSettings = Field(default_factory=CarbonSettings)
+    dataflow: str = Field("ws", description="ws (weight-stationary) or os (output-stationary)")
+    double_buffered: bool = Field(True, description="WS: next fold's weights load during the current fold")
+    max_tops: float | None = Field(DEFAULT_MAX_TOPS, gt=0)
+    max_area_mm2: float | None = Field(DEFAULT_MAX_AREA_MM2, gt=0)
+    max_latency_ms: float | None = Field(DEFAULT_MAX_LATENCY_MS, gt=0)
+
+    @field_validator("dataflow")
+    @classmethod
+    def _dataflow(cls, v: str) -> str:
+        if v.lower() not in DATAFLOWS:
+            raise ValueError("dataflow must be ws (weight-stationary) or os (output-stationary)")
+        return v.lower()
+
+    def dataflow_text(self) -> str:
+        if self.dataflow == "os":
+            return "output-stationary"
+        return "weight-stationary, " + ("double-buffered weights" if self.double_buffered else "no weight overlap")
+
+
+def hardware_columns(hardware: Any) -> dict[str, np.ndarray]:
+    """Columnar template arrays from a HardwareSpace, a HardwareConfig, a DataFrame or a dict of arrays."""
+    if isinstance(hardware, HardwareSpace):
+        return hardware.grid()
+    if isinstance(hardware, HardwareConfig):
+        return hardware.columns()
+    if hasattr(hardware, "to_dict") and hasattr(hardware, "columns"):  # DataFrame
+        data = {c: hardware[c].to_numpy() for c in hardware.columns if c in HW_KEYS}
+    elif isinstance(hardware, dict):
+        data = {k: np.asarray(v) for k, v in hardware.items() if k in HW_KEYS}
+    else:
+        raise UserError(f"hardware must be a HardwareSpace, HardwareConfig or DataFrame, not {type(hardware).__name__}")
+    missing = [k for k in TEMPLATE_KEYS if k not in data]
+    if missing:
+        raise UserError(f"hardware table lacks column(s) {', '.join(missing)}; needs {', '.join(TEMPLATE_KEYS)}")
+    n = len(data["clusters"])
+    for key in HW_KEYS:
+        if key not in data:
+            data[key] = np.full(n, FIXED_DEFAULTS[key], dtype=object if key == "dram_type" else None)
+    for key in HW_KEYS:
+        if key == "dram_type":
+            data[key] = np.asarray([check_dram(str(t)) for t in data[key]])
+            continue
+        arr = np.asarray(data[key], dtype=float)
+        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise UserError(f"hardware column '{key}' has zero, negative or missing values")
+        data[key] = arr
+    for node in np.unique(data["node_nm"]):
+        check_node(int(node))
+    return data
+
+
+def _tops(hw: dict[str, np.ndarray]) -> np.ndarray:
+    return (np.asarray(hw["clusters"], float) * np.asarray(hw["width"], float) * np.asarray(hw["depth"], float)
+            * 2 * np.asarray(hw["freq_mhz"], float) * 1e6 / 1e12)
+
+
+def evaluate_designs(spec: ModelSpec, hardware: Any, settings: CostSettings | None = None) -> pd.DataFrame:
+    """One row per hardware config: template columns, latency, energy, area, TOPS, carbon, bound, feasibility."""
+    import pandas as pd
+
+    settings = settings or CostSettings()
+    hw = hardware_columns(hardware)
+    result = _evaluate(spec, hw, settings, per_op=False)
+    return pd.DataFrame(result["columns"])
+
+
+def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings, per_op: bool) -> dict[str, Any]:
+    work = build_workload(spec, settings.workload)
+    est = estimate(work, hw, settings.tech, settings.dataflow, settings.double_buffered, per_op=per_op)
+    carbon = settings.carbon
+    die = embodied_die_kg(est.area_mm2, hw["node_nm"], carbon)
+    dram = embodied_dram_kg(hw["dram_type"], hw["dram_gb"], carbon)
+    op = operational_kg(est.energy_j, est.latency_s, est.leakage_w, carbon)
+    tops = _tops(hw)
+    n = len(tops)
+    ok = {
+        "tops": tops <= settings.max_tops + 1e-9 if settings.max_tops is not None else np.ones(n, bool),
+        "area": est.area_mm2 <= settings.max_area_mm2 if settings.max_area_mm2 is not None else np.ones(n, bool),
+        "latency": (est.latency_s * 1e3 <= settings.max_latency_ms if settings.max_latency_ms is not None
+                    else np.ones(n, bool)),
+    }
+    cols: dict[str, Any] = {k: hw[k] for k in HW_KEYS}
+    for key in ("clusters", "width", "depth", "precision_bits", "node_nm"):
+        cols[key] = np.asarray(hw[key]).astype(int)
+    embodied = die + dram
+    cols |= {
+        "tops": tops,
+        "latency_s": est.latency_s,
+        "energy_per_inference_j": est.energy_j,
+        "leakage_w": est.leakage_w,
+        "area_mm2": est.area_mm2,
+        "dram_bytes_per_inference": est.dram_bytes,
+        "embodied_die_kg": die,
+        "embodied_dram_kg": dram,
+        "embodied_kg": embodied,
+        "operational_kg": op["operational_kg"],
+        "operational_idle_kg": op["idle_kg"],
+        "total_carbon_kg": embodied + op["operational_kg"],
+        "bound": est.bound,
+        "bound_share": est.bound_share,
+        "feasible": ok["tops"] & ok["area"] & ok["latency"],
+    }
+    cols |= {f"ok_{name}": ok[name] for name in CONSTRAINTS}
+    return {"columns": cols, "estimate": est, "workload": work}
+
+
+def breakdown(spec: ModelSpec, config: HardwareConfig, settings: CostSettings | None = None) -> pd.DataFrame:
+    """Per encoder and component (COMPONENTS): latency, energy (incl. leakage share), MACs, DRAM bytes, shares."""
+    import pandas as pd
+
+    settings = settings or CostSettings()
+    res = _evaluate(spec, config.columns(), settings, per_op=True)
+    work, est = res["workload"], res["estimate"]
+    ops = pd.DataFrame({
+        "encoder": work.encoder, "component": work.component, "latency_s": est.op_latency_s[:, 0],
+        "energy_j": est.op_energy_j[:, 0], "macs": work.macs, "dram_bytes": est.op_dram_bytes[:, 0],
+    })
+    table = ops.groupby(["encoder", "component"], sort=False, as_index=False).sum()
+    table["component_label"] = table["component"].map(COMPONENTS)
+    table["latency_share"] = table["latency_s"] / table["latency_s"].sum()
+    table["energy_share"] = table["energy_j"] / table["energy_j"].sum()
+    order = {c: i for i, c in enumerate(COMPONENTS)}
+    enc_order = {e: i for i, e in enumerate(spec.encoder_names)}
+    table = table.sort_values(by=["encoder", "component"],
+                              key=lambda s: s.map(enc_order) if s.name == "encoder" else s.map(order))
+    return table.reset_index(drop=True)
+
+
+def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSettings | None = None) -> dict[str, Any]:
+    """Everything `catransformers estimate` shows for one design, as plain JSON-able values (units in keys)."""
+    settings = settings or CostSettings()
+    row = evaluate_designs(spec, config, settings).iloc[0]
+    parts = breakdown(spec, config, settings)
+    carbon = settings.carbon
+    total = float(row["total_carbon_kg"])
+    out: dict[str, Any] = {"model": spec.id, "hardware": {k: _plain(row[k]) for k in HW_KEYS}}
+    for key in ("latency_s", "energy_per_inference_j", "leakage_w", "area_mm2", "tops", "dram_bytes_per_inference",
+                "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg", "operational_idle_kg",
+                "total_carbon_kg", "bound", "bound_share", "feasible", "ok_tops", "ok_area", "ok_latency"):
+        out[key] = _plain(row[key])
+    out["macs"] = float(parts["macs"].sum())
+    out["shares"] = {
+        "embodied_die": float(row["embodied_die_kg"]) / total,
+        "embodied_dram": float(row["embodied_dram_kg"]) / total,
+        "operational": float(row["operational_kg"]) / total,
+    }
+    out["usage"] = {
+        "lifetime_years": carbon.lifetime_years, "inferences_per_s": carbon.inferences_per_s,
+        "hours_per_day": carbon.hours_per_day, "total_inferences": carbon.inferences(),
+        "use_ci_g_per_kwh": carbon.use_ci_g_per_kwh(), "use_ci_source": carbon.use_ci_source(),
+        "include_idle": carbon.include_idle,
+    }
+    out["fab"] = {
+        "node_nm": int(row["node_nm"]), "gpa": carbon.gpa, "fab_location": carbon.fab_location,
+        "fab_yield": carbon.fab_yield, "die_g_per_cm2": carbon.die_g_per_cm2(int(row["node_nm"])),
+        "dram_type": str(row["dram_type"]), "dram_gb": float(row["dram_gb"]),
+    }
+    out["dataflow"] = settings.dataflow_text()
+    out["constraints"] = {"max_tops": settings.max_tops, "max_area_mm2": settings.max_area_mm2,
+                          "max_latency_ms": settings.max_latency_ms}
+    out["breakdown"] = [
+        {"encoder": r.encoder, "component": r.component, "label": r.component_label, "latency_s": r.latency_s,
+         "energy_j": r.energy_j, "macs": r.macs, "dram_bytes": r.dram_bytes, "latency_share": r.latency_share,
+         "energy_share": r.energy_share}
+        for r in parts.itertuples()
+    ]
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Points not dominated when minimising both x and y (ties kept once)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    order = np.lexsort((y, x))
+    mask = np.zeros(len(x), bool)
+    best_y = np.inf
+    for i in order:
+        if y[i] < best_y:
+            mask[i] = True
+            best_y = y[i]
+    return mask

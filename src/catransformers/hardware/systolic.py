@@ -1,0 +1,93 @@
+"""Systolic-array GEMM timing and the per-level traffic / stall rule shared by the estimator.
+
+Closed forms of SCALE-Sim v3 (Samajdar et al.), stall-free, R = rows (array depth), C = columns (width):
+weight-stationary  ceil(K/R) * ceil(N/C) * (2R + M + C - 2) - 1  (R cycles weight load per fold, then M rows
+                   stream through with R + C - 2 skew);
+output-stationary  ceil(M/R) * ceil(N/C) * (K + R + C - 2) - 1.
+Double-buffered WS (the estimator's default) loads the next fold's weights during the current fold, so only
+the first fold pays the R-cycle load: ceil(K/R) * ceil(N/C) * (R + M + C - 2) + R - 1. OS has no preload to
+overlap; `double_buffered` does not change it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from catransformers.errors import UserError
+
+DATAFLOWS = ("ws", "os")
+
+
+def _check_dataflow(dataflow: str) -> str:
+    df = dataflow.lower()
+    if df not in DATAFLOWS:
+        raise UserError(f"unknown dataflow '{dataflow}'; allowed: ws (weight-stationary), os (output-stationary)")
+    return df
+
+
+def array_cycles(m, k, n, rows, cols, dataflow: str = "ws", double_buffered: bool = False):
+    """Vectorised stall-free cycles of an M x K x N GEMM on a rows x cols array (numpy broadcasting)."""
+    df = _check_dataflow(dataflow)
+    m, k, n = (np.asarray(x, dtype=float) for x in (m, k, n))
+    r, c = np.asarray(rows, dtype=float), np.asarray(cols, dtype=float)
+    if df == "ws":
+        folds = np.ceil(k / r) * np.ceil(n / c)
+        if double_buffered:
+            return folds * (r + m + c - 2) + r - 1
+        return folds * (2 * r + m + c - 2) - 1
+    folds = np.ceil(m / r) * np.ceil(n / c)
+    return folds * (k + r + c - 2) - 1
+
+
+def gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "ws",
+                double_buffered: bool = False) -> int:
+    """Stall-free cycles of one GEMM; equals SCALE-Sim v3's count when `double_buffered` is False."""
+    for name, v in (("m", m), ("k", k), ("n", n), ("rows", rows), ("cols", cols)):
+        if int(v) != v or v <= 0:
+            raise UserError(f"gemm_cycles: {name}={v} must be a positive integer")
+    df = _check_dataflow(dataflow)
+    m, k, n, r, c = (int(x) for x in (m, k, n, rows, cols))
+    if df == "ws":
+        folds = -(-k // r) * -(-n // c)
+        return folds * (r + m + c - 2) + r - 1 if double_buffered else folds * (2 * r + m + c - 2) - 1
+    return -(-m // r) * -(-n // c) * (k + r + c - 2) - 1
+
+
+def fill_read_bytes(m, k, n, cols, cap_in_bytes, word_bytes):
+    """Bytes read into a buffer level for one GEMM, given the input (A) tile capacity of that level.
+
+    Two loop orders, whichever moves less: (a) stream the weights (B) once and re-read the input once per
+    column fold of the array unless the whole input fits; (b) keep input row-chunks resident and re-stream
+    the weights once per chunk. Outputs are written once (added by the caller).
+    """
+    inp = m * k * word_bytes
+    wts = k * n * word_bytes
+    col_folds = np.ceil(n / cols)
+    order_a = wts + inp * np.where(inp <= cap_in_bytes, 1.0, col_folds)
+    order_b = inp + wts * np.ceil(inp / cap_in_bytes)
+    return np.minimum(order_a, order_b)
+
+
+def first_fold_cycles(rows, cols, k, dataflow: str, link_words_per_cycle):
+    """Cycles to fetch the first fold's operands, which double buffering cannot hide."""
+    words = np.minimum(rows, k) * cols if dataflow == "ws" else (rows + cols) * k
+    return words / link_words_per_cycle
+
+
+def bandwidth_limited_gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str,
+                                  bw_bytes_per_cycle: float, sram_kb: tuple[float, float, float] = (64, 64, 64),
+                                  word_bytes: int = 1) -> float:
+    """Total cycles of one GEMM on one array fed by one off-chip interface of `bw_bytes_per_cycle`.
+
+    The estimator's rule for one level: SRAMs double-buffered (half of the ifmap SRAM holds the input
+    tile), bytes moved per `fill_read_bytes` plus outputs written once, time = max(array cycles
+    (SCALE-Sim stall-free, no weight-load overlap), bytes / bandwidth) + the unhidden first-fold fetch.
+    """
+    df = _check_dataflow(dataflow)
+    if bw_bytes_per_cycle <= 0:
+        raise UserError(f"bw_bytes_per_cycle={bw_bytes_per_cycle} must be positive")
+    compute = gemm_cycles(m, k, n, rows, cols, df, double_buffered=False)
+    cap_in = sram_kb[0] * 1024 / 2
+    moved = float(fill_read_bytes(m, k, n, cols, cap_in, word_bytes)) + m * n * word_bytes
+    startup = float(first_fold_cycles(rows, cols, k, df, bw_bytes_per_cycle / word_bytes))
+    return max(float(compute), moved / bw_bytes_per_cycle) + startup
