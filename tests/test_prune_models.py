@@ -14,6 +14,15 @@ from catransformers.models import param_count, parse_prune, prune_spec
 VOCAB = 64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run ~100x slower when torch's threads contend with other processes for 2 cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _bert() -> T.PreTrainedModel:
     return T.BertModel(T.BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
                                     intermediate_size=64, max_position_embeddings=24))
