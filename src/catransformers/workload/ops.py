@@ -20,11 +20,11 @@ from catransformers.models.spec import EncoderSpec, ModelSpec
 
 # Breakdown groups of the `estimate` output (issue 2): per encoder.
 COMPONENTS = {
-    "attn_proj": "attention GEMMs (Q/K/V/O)",
-    "attn_score": "attention scores/softmax",
+    "attn_proj": "attn GEMMs Q/K/V/O",
+    "attn_score": "attn scores+softmax",
     "ffn": "FFN GEMMs",
-    "vector": "norms and other vector ops",
-    "embed": "embeddings/projections",
+    "vector": "norms+other vector",
+    "embed": "embed/projections",
 }
 
 
