@@ -114,6 +114,10 @@ def bandwidth_cases() -> list[Case]:
         (gemm("tinyclip-8m-16/vision", "ffn_up"), 16, 256, "os", 32, (64, 256, 64)),
         (gemm("bert-base/main", "attn_qk_per_head"), 4, 32, "ws", 16, (16, 16, 16)),
         (gemm("llama-3-8b/main", "attn_qk_per_head", tokens=16), 16, 256, "ws", 32, (32, 64, 32)),
+        # operands fit their (half, active) SRAM buffers: only compulsory traffic plus SCALE-Sim's per-fold writes
+        (gemm("clip-vit-b-16/text", "out_proj"), 32, 64, "ws", 8, (512, 1024, 512)),
+        (gemm("tinyclip-8m-16/text", "q_proj"), 16, 32, "os", 8, (256, 256, 256)),
+        (gemm("clip-vit-b-16/vision", "attn_av_per_head"), 16, 128, "ws", 16, (256, 256, 256)),
     ]
     return [Case(src, layer, m, k, n, r, c, df, bw, sram) for (src, layer, m, k, n), r, c, df, bw, sram in picks]
 
@@ -135,6 +139,7 @@ def run_case(c: Case) -> dict:
     rec["scalesim_stall_cycles"] = r.stall_cycles
     rec["scalesim_total_cycles_incl_prefetch"] = r.total_cycles_incl_prefetch
     rec["scalesim_wall_s"] = round(r.wall_s, 2)
+    rec.update({f"scalesim_{key}": val for key, val in r.accesses.items()})
     print(f"{c.source:24s} {c.layer:18s} {c.m}x{c.k}x{c.n} {c.rows}x{c.cols} {c.dataflow} bw={c.bandwidth} "
           f"-> {r.total_cycles} (stall {r.stall_cycles}) in {r.wall_s:.1f}s", flush=True)
     return rec
@@ -175,6 +180,8 @@ def main() -> None:
             "bandwidth null: InterfaceBandwidth CALC (stall-free); otherwise USER mode with IfmapSRAMBankBandwidth ="
             " FilterSRAMBankBandwidth = Bandwidth = the value, so each operand has its own interface of that width.",
             "sram_kb = [ifmap, filter, ofmap] SRAM sizes in KB (double-buffered, half active).",
+            "scalesim_sram_*/scalesim_dram_* are DETAILED_ACCESS_REPORT word counts (ifmap/filter reads, ofmap"
+            " writes); in USER mode DRAM counts include SCALE-Sim's re-fetches (prefetch lines requested).",
         ],
         "cases": records,
     }

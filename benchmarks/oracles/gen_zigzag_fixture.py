@@ -74,11 +74,39 @@ def clip_layer_list() -> list[tuple[str, int, int, int, int]]:
     return out
 
 
+def clip_timing(hw_name: str, verbose: bool = True) -> dict:
+    """Wall time of ZigZag on every distinct CLIP ViT-B/16 GEMM on one hardware point (one run per GEMM)."""
+    per_layer = []
+    for name, m, k, n, count in clip_layer_list():
+        res = run([(name, m, k, n)], HW_POINTS[hw_name])
+        per_layer.append({"name": name, "m": m, "k": k, "n": n, "count": count, "wall_s": round(res["wall_s"], 2),
+                          "energy_pj": res["layers"][0]["energy_pj"],
+                          "latency_cycles": res["layers"][0]["latency_cycles"]})
+        if verbose:
+            print(f"timing {name:24s} {res['wall_s']:.1f}s", flush=True)
+    return {
+        "hw": hw_name,
+        "model": "clip-vit-b-16 (batch 1, GEMMs only; ZigZag has no vector-unit ops)",
+        "distinct_layers": len(per_layer),
+        "wall_s_distinct_layers": round(sum(p["wall_s"] for p in per_layer), 2),
+        "wall_s_all_layers_extrapolated": round(sum(p["wall_s"] * p["count"] for p in per_layer), 1),
+        "energy_pj_model": sum(p["energy_pj"] * p["count"] for p in per_layer),
+        "latency_cycles_model": sum(p["latency_cycles"] * p["count"] for p in per_layer),
+        "per_layer": per_layer,
+        "note": "each distinct GEMM is one ZigZag run (LOMA temporal-mapping search, lpf_limit 6, opt=energy);"
+                " a tool evaluating every layer instance would take wall_s_all_layers_extrapolated.",
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=FIXTURE)
     ap.add_argument("--skip-timing", action="store_true", help="skip the whole-CLIP layer-list timing run")
+    ap.add_argument("--timing-only", action="store_true", help="print the CLIP timing as one JSON line; no write")
     args = ap.parse_args()
+    if args.timing_only:
+        print(json.dumps(clip_timing("d32_w32_l2_256k_bw64_glb2m", verbose=False)))
+        return
 
     t_start = time.perf_counter()
     cases = []
@@ -92,31 +120,7 @@ def main() -> None:
             print(f"{hw_name:28s} {source:22s} {name:18s} {m}x{k}x{n}: {layer['energy_pj'] / 1e6:9.2f} uJ, "
                   f"{layer['latency_cycles']:.0f} cycles, {res['wall_s']:.1f}s", flush=True)
 
-    timing = None
-    if not args.skip_timing:
-        hw_name = "d32_w32_l2_256k_bw64_glb2m"
-        layer_list = clip_layer_list()
-        per_layer = []
-        for name, m, k, n, count in layer_list:
-            res = run([(name, m, k, n)], HW_POINTS[hw_name])
-            per_layer.append({"name": name, "m": m, "k": k, "n": n, "count": count, "wall_s": round(res["wall_s"], 2),
-                              "energy_pj": res["layers"][0]["energy_pj"],
-                              "latency_cycles": res["layers"][0]["latency_cycles"]})
-            print(f"timing {name:24s} {res['wall_s']:.1f}s", flush=True)
-        distinct_s = sum(p["wall_s"] for p in per_layer)
-        timing = {
-            "hw": hw_name,
-            "model": "clip-vit-b-16 (batch 1, GEMMs only; ZigZag has no vector-unit ops)",
-            "distinct_layers": len(per_layer),
-            "wall_s_distinct_layers": round(distinct_s, 1),
-            "wall_s_all_layers_extrapolated": round(sum(p["wall_s"] * p["count"] for p in per_layer), 1),
-            "energy_pj_model": sum(p["energy_pj"] * p["count"] for p in per_layer),
-            "latency_cycles_model": sum(p["latency_cycles"] * p["count"] for p in per_layer),
-            "per_layer": per_layer,
-            "note": "each distinct GEMM is one ZigZag run (LOMA temporal-mapping search, lpf_limit 6, opt=energy);"
-                    " a tool evaluating every layer instance would take wall_s_all_layers_extrapolated.",
-        }
-
+    timing = None if args.skip_timing else clip_timing("d32_w32_l2_256k_bw64_glb2m")
     doc = {
         "tool": "ZigZag",
         "zigzag_version": version("zigzag-dse"),

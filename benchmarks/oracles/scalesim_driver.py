@@ -71,6 +71,7 @@ class ScaleSimResult:
     total_cycles_incl_prefetch: int  # "Total Cycles (incl. prefetch)": first DRAM read to last DRAM write
     stall_cycles: int
     wall_s: float
+    accesses: dict[str, int]  # DETAILED_ACCESS_REPORT counts: sram_/dram_ x ifmap_reads, filter_reads, ofmap_writes
 
 
 def run_gemm(
@@ -119,11 +120,19 @@ def run_gemm(
         with open(os.path.join(tmp, "out", "oracle", "COMPUTE_REPORT.csv")) as f:
             f.readline()
             fields = [x.strip() for x in f.readline().split(",")]
+        with open(os.path.join(tmp, "out", "oracle", "DETAILED_ACCESS_REPORT.csv")) as f:
+            head = [x.strip() for x in f.readline().split(",")]
+            detail = dict(zip(head, (x.strip() for x in f.readline().split(",")), strict=False))
+    accesses = {
+        f"{level.lower()}_{op.lower()}_{kind.lower()}": int(float(detail[f"{level} {op} {kind}"]))
+        for level in ("SRAM", "DRAM") for op, kind in (("IFMAP", "Reads"), ("Filter", "Reads"), ("OFMAP", "Writes"))
+    }
     return ScaleSimResult(
         total_cycles_incl_prefetch=int(float(fields[1])),
         total_cycles=int(float(fields[2])),
         stall_cycles=int(float(fields[3])),
         wall_s=wall_s,
+        accesses=accesses,
     )
 
 
