@@ -5,7 +5,8 @@ Model (per operator instance, configs along the second axis):
   time) or by M (rows dealt out), whichever computes sooner; the imbalance is in the ceil()s.
 - Compute: systolic cycles (`array_cycles`, double-buffered WS by default) of the busiest cluster.
 - Memory levels, all double-buffered so transfers overlap compute: GLB->L2 at `l2_bw` words/cycle per
-  cluster (bytes from `fill_read_bytes` with a quarter of the L2 as input tile, outputs written back once);
+  cluster (bytes from `fill_read_bytes`, a quarter of the L2 each for the input and partial-sum tiles,
+  outputs written back once);
   GLB banks (`glb_bank_port_bytes` per `glb_bank_kb` bank) carrying every cluster's fills and the DRAM traffic;
   DRAM at `dram_bw_gbps`. B operands in DRAM (weights, KV cache) are read once per instance if the
   activations fit in 3/4 of the GLB, otherwise once per GLB-sized row chunk plus activations spill to DRAM.
@@ -37,7 +38,9 @@ if TYPE_CHECKING:  # workload imports the vector-op table from hardware.tech
 
 BOUNDS = ("compute", "l2", "glb", "dram")
 GLB_ACTIVATION_SHARE = 0.75  # stated assumption: 1/4 of the GLB stages weights streaming from DRAM
-L2_INPUT_SHARE = 0.25  # stated assumption: half of L2 per double buffer, half of that for the input tile
+# Stated assumption: half of the L2 per double buffer; of that, half for the input tile, half for partial sums.
+L2_INPUT_SHARE = 0.25
+L2_OUTPUT_SHARE = 0.25
 _MAX_CELLS = 3_000_000  # ops x configs per chunk (bounds peak memory for long decode workloads)
 
 
@@ -97,7 +100,8 @@ def _chunk(w: Workload, hw: dict[str, np.ndarray], tech: Tech, df: str, db: bool
     mc, nc = np.where(use_m, m_c, m), np.where(use_m, n, n_c)
 
     # --- GLB -> L2 (per cluster) ------------------------------------------------------------------------------
-    l2_read = fill_read_bytes(mc, k, nc, width, L2_INPUT_SHARE * l2_bytes, wb)
+    psum_cap = L2_OUTPUT_SHARE * l2_bytes if df == "ws" else np.inf  # OS accumulates in the PEs
+    l2_read = fill_read_bytes(mc, k, nc, width, L2_INPUT_SHARE * l2_bytes, wb, psum_cap, tech.accumulator_bytes * wb)
     l2_fill = l2_read + mc * nc * wb  # + outputs written back to the GLB
     l2_cycles = l2_fill / (l2_bw_words * wb)
 

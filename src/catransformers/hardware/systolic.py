@@ -53,18 +53,23 @@ def gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str = "w
     return -(-m // r) * -(-n // c) * (k + r + c - 2) - 1
 
 
-def fill_read_bytes(m, k, n, cols, cap_in_bytes, word_bytes):
-    """Bytes read into a buffer level for one GEMM, given the input (A) tile capacity of that level.
+def fill_read_bytes(m, k, n, cols, cap_in_bytes, word_bytes, cap_out_bytes=np.inf, acc_bytes=4):
+    """Bytes read into a buffer level for one GEMM, given its input-tile and output-tile capacities.
 
     Two loop orders, whichever moves less: (a) stream the weights (B) once and re-read the input once per
-    column fold of the array unless the whole input fits; (b) keep input row-chunks resident and re-stream
-    the weights once per chunk. Outputs are written once (added by the caller).
+    column fold of the array unless the whole input fits, which needs the M x cols partial sums of one column
+    fold to stay resident (else it is not available); (b) keep input row-chunks resident (small enough for
+    both the input and the partial-sum tile) and re-stream the weights once per chunk. Outputs are written
+    once, accumulated on chip (added by the caller).
     """
     inp = m * k * word_bytes
     wts = k * n * word_bytes
+    psum_tile = m * cols * acc_bytes
     col_folds = np.ceil(n / cols)
     order_a = wts + inp * np.where(inp <= cap_in_bytes, 1.0, col_folds)
-    order_b = inp + wts * np.ceil(inp / cap_in_bytes)
+    order_a = np.where(psum_tile <= cap_out_bytes, order_a, np.inf)
+    m_chunks = np.maximum(np.ceil(inp / cap_in_bytes), np.ceil(psum_tile / cap_out_bytes))
+    order_b = inp + wts * m_chunks
     return np.minimum(order_a, order_b)
 
 
@@ -80,14 +85,18 @@ def bandwidth_limited_gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, 
     """Total cycles of one GEMM on one array fed by one off-chip interface of `bw_bytes_per_cycle`.
 
     The estimator's rule for one level: SRAMs double-buffered (half of the ifmap SRAM holds the input
-    tile), bytes moved per `fill_read_bytes` plus outputs written once, time = max(array cycles
-    (SCALE-Sim stall-free, no weight-load overlap), bytes / bandwidth) + the unhidden first-fold fetch.
+    tile, half of the ofmap SRAM the 32-bit WS partial sums), bytes moved per `fill_read_bytes` plus outputs
+    written once, time = max(array cycles (SCALE-Sim stall-free, no weight-load overlap), bytes / bandwidth)
+    + the unhidden first-fold fetch. SCALE-Sim's own buffer policy moves far more data (see
+    benchmarks/bench_validate_scalesim.py), so this is an optimistic bound on its stalls, not a replica.
     """
     df = _check_dataflow(dataflow)
     if bw_bytes_per_cycle <= 0:
         raise UserError(f"bw_bytes_per_cycle={bw_bytes_per_cycle} must be positive")
     compute = gemm_cycles(m, k, n, rows, cols, df, double_buffered=False)
     cap_in = sram_kb[0] * 1024 / 2
-    moved = float(fill_read_bytes(m, k, n, cols, cap_in, word_bytes)) + m * n * word_bytes
+    cap_out = sram_kb[2] * 1024 / 2 if df == "ws" else np.inf  # OS accumulates in the PEs
+    moved = float(fill_read_bytes(m, k, n, cols, cap_in, word_bytes, cap_out, 4 * word_bytes))
+    moved += m * n * word_bytes
     startup = float(first_fold_cycles(rows, cols, k, df, bw_bytes_per_cycle / word_bytes))
     return max(float(compute), moved / bw_bytes_per_cycle) + startup
