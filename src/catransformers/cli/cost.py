@@ -327,7 +327,9 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path) -> dict[str, Any]
     if len(feas):
         for name, col in (("min_carbon", "total_carbon_kg"), ("min_latency", "latency_s"),
                           ("min_energy", "energy_per_inference_j")):
-            best[name] = _row_summary(feas.loc[feas[col].idxmin()])
+            # ties (e.g. many configs at the same DRAM-bound latency) go to the lowest total carbon
+            ranked = feas.assign(_key=feas[col].round(12)).sort_values(["_key", "total_carbon_kg"], kind="stable")
+            best[name] = _row_summary(ranked.iloc[0])
     summary = {
         "model": spec.id, "configs": len(df), "feasible": len(feas), "pareto": len(front),
         "evaluate_s": eval_s, "dataflow": settings.dataflow_text(),
