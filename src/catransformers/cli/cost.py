@@ -199,10 +199,12 @@ def _print_estimate(r: dict[str, Any]) -> None:
     perf.add_row("leakage power", f"{r['leakage_w'] * 1e3:.2f} mW")
     perf.add_row("feasible", "[green]yes[/]" if r["feasible"] else "[red]no[/]")
     con.print(perf)
+    con.print("bounds: compute = array/vector cycles, l2 = GLB->L2 link (l2_bw words/cycle per cluster), "
+              "glb = GLB bank ports, dram = DRAM bandwidth", style="dim")
     f = r["fab"]
-    carbon = Table(title=f"carbon (fab: {f['node_nm']} nm, GPA {f['gpa']}, {f['fab_location']}, yield "
-                         f"{f['fab_yield']:g} -> {f['die_g_per_cm2']:.1f} g/cm2; DRAM {f['dram_gb']:g} GB "
-                         f"{f['dram_type']})")
+    carbon = Table(title="carbon over the lifetime",
+                   caption=f"die: {f['node_nm']} nm, GPA {f['gpa']}, fab {f['fab_location']}, yield {f['fab_yield']:g} "
+                           f"-> {f['die_g_per_cm2']:.1f} g/cm2; DRAM: {f['dram_gb']:g} GB {f['dram_type']}")
     for col in ("part", "kg CO2e", "share"):
         carbon.add_column(col, justify="right" if col != "part" else "left")
     s = r["shares"]
