@@ -20,11 +20,13 @@ import numpy as np
 
 from catransformers.cost import CostSettings, evaluate_designs
 from catransformers.hardware import HardwareConfig, HardwareSpace, Tech, estimate
+from catransformers.hardware.tech import sram_area_mm2, sram_energy_per_byte_pj
 from catransformers.models import get_model
 from catransformers.workload.ops import Workload
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "zigzag.json"
+CACTI_FIXTURE = HERE / "fixtures" / "cacti_22nm.json"
 TOLERANCE = 0.5  # ratio within [1/1.5, 1.5]: same order, different mapping/hierarchy assumptions
 
 NOTES = """\
@@ -96,6 +98,27 @@ def energy_table(doc: dict) -> list[float]:
     return ratios
 
 
+def cacti_table(path: Path) -> None:
+    """Print our SRAM read energy per access / area against CACTI 7 (22 nm) over size x port width."""
+    rows = json.loads(path.read_text())["rows"]
+    tech = Tech()
+    ports = sorted({r["port_bits"] for r in rows})
+    print("== SRAM read energy per access, ours / CACTI 7 (22 nm, 1R+1W) by port width; area ours / CACTI ==")
+    print(f"{'size KB':>8s} " + " ".join(f"{p:>6d}b" for p in ports) + f" {'CACTI exp':>9s} {'area':>6s}")
+    exps = []
+    for kb in sorted({r["size_kb"] for r in rows}):
+        by_port = {r["port_bits"]: r for r in rows if r["size_kb"] == kb}
+        ratios = [float(sram_energy_per_byte_pj(kb, p, tech.sram_port_width_exponent)) * p / 8.0
+                  / by_port[p]["read_pj_per_access"] for p in ports]
+        exp = np.log(by_port[ports[-1]]["read_pj_per_access"] / by_port[ports[0]]["read_pj_per_access"]) / np.log(
+            ports[-1] / ports[0])
+        exps.append(exp)
+        area = float(sram_area_mm2(kb)) / by_port[ports[0]]["area_mm2"]
+        print(f"{kb:>8d} " + " ".join(f"{r:7.2f}" for r in ratios) + f" {exp:9.2f} {area:6.2f}")
+    print(f"CACTI per-access energy ~ port^exp: exp median {statistics.median(exps):.2f} "
+          f"(ours uses {tech.sram_port_width_exponent}); area column: ours (paper-flow table) / CACTI {ports[0]}-bit\n")
+
+
 def time_ours(hw: HardwareConfig, repeats: int) -> tuple[float, float, int]:
     """Median wall seconds of evaluate_designs for CLIP ViT-B/16 on one config and on the full default grid."""
     spec = get_model("clip-vit-b-16")
@@ -135,6 +158,8 @@ def main() -> None:
     print(f"\nratio ours/ZigZag: median {statistics.median(ratios):.2f}, min {min(ratios):.2f}, max {max(ratios):.2f};"
           f" within x{1 + TOLERANCE:.1f}: {within} / {len(ratios)}\n")
     print(NOTES)
+    if CACTI_FIXTURE.exists():
+        cacti_table(CACTI_FIXTURE)
 
     timing = doc.get("clip_timing")
     if timing:
