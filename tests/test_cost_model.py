@@ -30,7 +30,8 @@ def test_full_grid_columns_and_constraints(grid: pd.DataFrame) -> None:
     assert np.allclose(grid.tops, grid.clusters * grid.width * grid.depth * 2 * 625e6 / 1e12)
     assert (grid.ok_tops == (grid.tops <= 20.48)).all()
     assert (grid.ok_latency == (grid.latency_s <= 0.050)).all()
-    assert (grid.feasible == (grid.ok_tops & grid.ok_area & grid.ok_latency)).all()
+    assert grid.ok_dram_capacity.all()  # 150 M int8 parameters fit 1 GB
+    assert (grid.feasible == (grid.ok_tops & grid.ok_area & grid.ok_latency & grid.ok_dram_capacity)).all()
     assert np.allclose(grid.total_carbon_kg, grid.embodied_die_kg + grid.embodied_dram_kg + grid.operational_kg)
     assert np.allclose(grid.embodied_die_kg, grid.area_mm2 / 100 * 1576.816 / 1000)
     assert 0 < grid.feasible.sum() < len(grid)
@@ -116,3 +117,11 @@ def test_pareto_mask_by_hand() -> None:
     x = np.array([1.0, 2.0, 3.0, 2.0, 4.0])
     y = np.array([5.0, 3.0, 4.0, 3.0, 1.0])
     assert pareto_mask(x, y).tolist() == [True, True, False, False, True]
+
+
+def test_dram_capacity_constraint() -> None:
+    spec = get_model("llama-3-8b")
+    space = HardwareSpace(clusters=[4], width=[128], depth=[32], l2_kb=[512], l2_bw=[128], glb_mb=[2], dram_gb=[1, 16])
+    df = evaluate_designs(spec, space, CostSettings(workload={"prefill_tokens": 16}, max_latency_ms=None))
+    assert df.ok_dram_capacity.tolist() == [False, True]  # 8.0 G int8 parameters
+    assert df.feasible.tolist() == [False, True]

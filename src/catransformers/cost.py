@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_TOPS = 20.48
 DEFAULT_MAX_AREA_MM2 = 31.99
 DEFAULT_MAX_LATENCY_MS = 50.0
-CONSTRAINTS = ("tops", "area", "latency")
+CONSTRAINTS = ("tops", "area", "latency", "dram_capacity")
 
 
 class CostSettings(BaseModel):
@@ -44,6 +44,7 @@ class CostSettings(BaseModel):
     max_tops: float | None = Field(DEFAULT_MAX_TOPS, gt=0)
     max_area_mm2: float | None = Field(DEFAULT_MAX_AREA_MM2, gt=0)
     max_latency_ms: float | None = Field(DEFAULT_MAX_LATENCY_MS, gt=0)
+    check_dram_capacity: bool = Field(True, description="weights (+ KV cache) must fit in dram_gb")
 
     @field_validator("dataflow")
     @classmethod
@@ -105,6 +106,18 @@ def evaluate_designs(spec: ModelSpec, hardware: Any, settings: CostSettings | No
     return pd.DataFrame(result["columns"])
 
 
+def resident_bytes(spec: ModelSpec, options: WorkloadOptions, precision_bits: np.ndarray) -> np.ndarray:
+    """DRAM the model needs: all parameters, plus the KV cache of causal LMs (prompt + generated tokens)."""
+    from catransformers.models.params import param_count
+
+    words = float(param_count(spec))
+    for enc in spec.encoders:
+        if enc.causal:
+            tokens = (options.prefill_tokens or enc.seq_len) + options.decode_tokens
+            words += 2.0 * enc.layers * enc.kv_dim * tokens * options.batch
+    return words * np.asarray(precision_bits, dtype=float) / 8.0
+
+
 def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings, per_op: bool) -> dict[str, Any]:
     work = build_workload(spec, settings.workload)
     est = estimate(work, hw, settings.tech, settings.dataflow, settings.double_buffered, per_op=per_op)
@@ -119,6 +132,9 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
         "area": est.area_mm2 <= settings.max_area_mm2 if settings.max_area_mm2 is not None else np.ones(n, bool),
         "latency": (est.latency_s * 1e3 <= settings.max_latency_ms if settings.max_latency_ms is not None
                     else np.ones(n, bool)),
+        "dram_capacity": (resident_bytes(spec, settings.workload, hw["precision_bits"])
+                          <= np.asarray(hw["dram_gb"], float) * 1024.0**3 if settings.check_dram_capacity
+                          else np.ones(n, bool)),
     }
     cols: dict[str, Any] = {k: hw[k] for k in HW_KEYS}
     for key in ("clusters", "width", "depth", "precision_bits", "node_nm"):
@@ -139,7 +155,7 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
         "total_carbon_kg": embodied + op["operational_kg"],
         "bound": est.bound,
         "bound_share": est.bound_share,
-        "feasible": ok["tops"] & ok["area"] & ok["latency"],
+        "feasible": ok["tops"] & ok["area"] & ok["latency"] & ok["dram_capacity"],
     }
     cols |= {f"ok_{name}": ok[name] for name in CONSTRAINTS}
     return {"columns": cols, "estimate": est, "workload": work}
@@ -177,9 +193,11 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
     out: dict[str, Any] = {"model": spec.id, "hardware": {k: _plain(row[k]) for k in HW_KEYS}}
     for key in ("latency_s", "energy_per_inference_j", "leakage_w", "area_mm2", "tops", "dram_bytes_per_inference",
                 "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg", "operational_idle_kg",
-                "total_carbon_kg", "bound", "bound_share", "feasible", "ok_tops", "ok_area", "ok_latency"):
+                "total_carbon_kg", "bound", "bound_share", "feasible", "ok_tops", "ok_area", "ok_latency",
+                "ok_dram_capacity"):
         out[key] = _plain(row[key])
     out["macs"] = float(parts["macs"].sum())
+    out["resident_dram_bytes"] = float(resident_bytes(spec, settings.workload, np.array([config.precision_bits]))[0])
     out["shares"] = {
         "embodied_die": float(row["embodied_die_kg"]) / total,
         "embodied_dram": float(row["embodied_dram_kg"]) / total,

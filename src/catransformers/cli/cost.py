@@ -196,6 +196,8 @@ def _print_estimate(r: dict[str, Any]) -> None:
     perf.add_row("dominant bound", f"{r['bound']} ({r['bound_share'] * 100:.0f} % of latency)")
     perf.add_row("MACs / inference", f"{r['macs'] / 1e9:.3f} G")
     perf.add_row("DRAM traffic / inference", f"{r['dram_bytes_per_inference'] / 1e6:.2f} MB")
+    perf.add_row("model in DRAM", f"{r['resident_dram_bytes'] / 1e6:.1f} MB of {hw['dram_gb']:g} GB  "
+                 f"({mark(r['ok_dram_capacity'])})")
     perf.add_row("leakage power", f"{r['leakage_w'] * 1e3:.2f} mW")
     perf.add_row("feasible", "[green]yes[/]" if r["feasible"] else "[red]no[/]")
     con.print(perf)
