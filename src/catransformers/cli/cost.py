@@ -190,7 +190,8 @@ def _print_estimate(r: dict[str, Any]) -> None:
     c = r["constraints"]
     mark = lambda ok: "[green]ok[/]" if ok else "[red]violated[/]"  # noqa: E731
     cap = lambda v, unit="": "no cap" if v is None else f"<= {v:g}{unit}"  # noqa: E731
-    perf.add_row("latency", f"{r['latency_s'] * 1e3:.3f} ms  ({mark(r['ok_latency'])} {cap(c['max_latency_ms'], ' ms')})")
+    lat_cap = cap(c["max_latency_ms"], " ms")
+    perf.add_row("latency", f"{r['latency_s'] * 1e3:.3f} ms  ({mark(r['ok_latency'])} {lat_cap})")
     perf.add_row("energy / inference", f"{r['energy_per_inference_j'] * 1e3:.3f} mJ")
     perf.add_row("area", f"{r['area_mm2']:.3f} mm2  ({mark(r['ok_area'])} {cap(c['max_area_mm2'], ' mm2')})")
     perf.add_row("peak TOPS", f"{r['tops']:.3f}  ({mark(r['ok_tops'])} {cap(c['max_tops'])})")
