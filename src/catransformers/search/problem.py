@@ -1,0 +1,182 @@
+"""The search problem: model, pruning space, hardware space, cost settings per mode, and design evaluation.
+
+Everything deterministic lives here: pruning a spec, sweeping the hardware space through the cost model
+(one vectorised `evaluate_designs` call per pruned model), checking constraints, and choosing the hardware of
+the nested strategy. Fine-tunes never happen here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from catransformers.errors import UserError
+from catransformers.hardware.config import TEMPLATE_KEYS, HardwareSpace
+from catransformers.models import (
+    PRUNE_KEYS,
+    EncoderPrune,
+    ModelSpec,
+    PruneParams,
+    PruneSpace,
+    format_prune,
+    full_params,
+    parse_prune,
+    prune_spec,
+    resolve_model,
+)
+from catransformers.report.pareto import pareto_mask
+from catransformers.search.config import ExperimentConfig, prune_space
+from catransformers.search.modes import DEFAULT_REFERENCE, Mode, get_mode
+
+COST_COLUMNS = ("latency_s", "energy_per_inference_j", "area_mm2", "tops", "embodied_die_kg", "embodied_dram_kg",
+                "embodied_kg", "operational_kg", "total_carbon_kg", "bound", "feasible")
+
+
+def _evaluate_designs(spec: ModelSpec, hardware: Any, settings: Any) -> pd.DataFrame:
+    from catransformers.cost import evaluate_designs
+
+    return evaluate_designs(spec, hardware, settings)
+
+
+def cost_settings(cfg: ExperimentConfig, mode: Mode) -> Any:
+    """The cost model's settings for this experiment; the latency cap applies only where latency is no objective."""
+    from catransformers.cost import CostSettings
+
+    cons = cfg.constraints
+    limits = {"max_tops": cons.max_tops, "max_area_mm2": cons.max_area_mm2,
+              "max_latency_ms": cons.max_latency_ms if mode.latency_capped else None}
+    fields = CostSettings.model_fields
+    kwargs: dict[str, Any] = {name: getattr(cfg, name) for name in ("carbon", "workload", "tech")
+                              if getattr(cfg, name) and name in fields}
+    for name in ("carbon", "workload", "tech"):
+        if getattr(cfg, name) and name not in fields:
+            raise UserError(f"config: section [{name}] is not known to this cost model; sections: {', '.join(fields)}")
+    if "constraints" in fields and "max_tops" not in fields:
+        kwargs["constraints"] = limits
+    else:
+        kwargs.update(limits)
+    return CostSettings(**kwargs)
+
+
+@dataclass
+class Problem:
+    """A resolved experiment: what varies, what is measured, and the settings to measure it."""
+
+    cfg: ExperimentConfig
+    spec: ModelSpec
+    mode: Mode
+    space: PruneSpace
+    hw_space: HardwareSpace
+    settings: Any
+    reference: dict[str, float]
+
+    @classmethod
+    def from_config(cls, cfg: ExperimentConfig) -> Problem:
+        spec = resolve_model(cfg.model.id)
+        mode = get_mode(cfg.search.mode, cfg.search.model_objective)
+        hw = HardwareSpace(**cfg.hardware.model_dump(exclude={"fixed"}))
+        reference = {o.name: cfg.search.reference.get(o.name, DEFAULT_REFERENCE[o.name]) for o in mode.objectives}
+        return cls(cfg, spec, mode, prune_space(cfg), hw, cost_settings(cfg, mode), reference)
+
+    # -------------------------------------------------------------- parameters
+
+    @property
+    def model_knobs(self) -> list[tuple[str, str]]:
+        """(encoder, knob) pairs that vary (ranges with more than one value)."""
+        if not self.mode.search_model:
+            return []
+        return [(enc, knob) for enc, knobs in self.space.items() for knob in PRUNE_KEYS
+                if len(knobs[knob].values()) > 1]
+
+    @property
+    def hw_values(self) -> dict[str, list]:
+        """Template parameters that vary in the hardware space, with their values."""
+        if not self.mode.search_hardware:
+            return {}
+        return {k: sorted(getattr(self.hw_space, k)) for k in TEMPLATE_KEYS if len(getattr(self.hw_space, k)) > 1}
+
+    def prune_of(self, params: dict[str, Any]) -> PruneParams:
+        """Pruning parameters from an Ax parameterization (`enc__knob` keys); fixed knobs at their only value."""
+        if not self.mode.search_model:
+            return parse_prune(self.spec, self.cfg.model.prune)
+        full = full_params(self.spec)
+        out: PruneParams = {}
+        for enc, knobs in self.space.items():
+            vals = {}
+            for knob in PRUNE_KEYS:
+                key = f"{enc}__{knob}"
+                vals[knob] = int(params[key]) if key in params else knobs[knob].values()[-1]
+            out[enc] = EncoderPrune(**vals)
+        return out or full
+
+    def prune_text(self, prune: PruneParams) -> str:
+        return format_prune(self.spec, prune)
+
+    # -------------------------------------------------------------- hardware evaluation
+
+    def sweep(self, pruned: ModelSpec) -> pd.DataFrame:
+        """Every hardware config of the space for one pruned model (one vectorised cost-model call)."""
+        if not self.mode.search_hardware:
+            return self.fixed_design(pruned)
+        return _evaluate_designs(pruned, self.hw_space, self.settings).reset_index(drop=True)
+
+    def fixed_design(self, pruned: ModelSpec, hw: dict[str, Any] | None = None) -> pd.DataFrame:
+        """One hardware config (the fixed one of the model mode, or `hw` template values on the space's fixed ones)."""
+        from catransformers.hardware.config import HardwareConfig
+
+        if hw is None:
+            config = self.cfg.hardware.fixed
+        else:
+            base = {k: getattr(self.hw_space, k)[0] for k in HardwareSpace.model_fields}
+            config = HardwareConfig(**(base | {k: hw[k] for k in TEMPLATE_KEYS if k in hw}))
+        return _evaluate_designs(pruned, config, self.settings).reset_index(drop=True)
+
+    def hw_front(self, designs: pd.DataFrame) -> pd.DataFrame:
+        """The feasible designs that are Pareto-optimal for the mode's hardware objectives (one model fixed).
+
+        Sorted best first by the normalised sum of the objectives over the reference point; the first row is the
+        representative reported to Ax.
+        """
+        ok = designs[designs["feasible"].astype(bool)]
+        if ok.empty:
+            return ok
+        names = [o.name for o in self.mode.hw_objectives]
+        values = ok[names].to_numpy(dtype=float)
+        front = ok[pareto_mask(values, [False] * len(names), keep_duplicates=False)].copy()
+        score = sum(front[n].to_numpy(dtype=float) / self.reference.get(n, DEFAULT_REFERENCE[n]) for n in names)
+        return front.iloc[np.argsort(score, kind="stable")].reset_index(drop=True)
+
+    def why_infeasible(self, designs: pd.DataFrame) -> str:
+        """Which constraints rule out every design of `designs` (for the trials table)."""
+        checks = [c for c in designs.columns if c.startswith("ok_")]
+        failing = [c[3:] for c in checks if not designs[c].astype(bool).any()]
+        if failing:
+            return "violates " + ", ".join(failing)
+        return "no design meets every constraint at once (" + ", ".join(c[3:] for c in checks) + ")"
+
+    def smallest_prune(self) -> PruneParams:
+        """The most-pruned model of the space (its costs bound every other model's from below)."""
+        if not self.mode.search_model:
+            return parse_prune(self.spec, self.cfg.model.prune)
+        return {enc: EncoderPrune(**{k: knobs[k].values()[0] for k in PRUNE_KEYS}) for enc, knobs in self.space.items()}
+
+    def preflight(self) -> None:
+        """Fail before writing anything if no design can be feasible or the reference point excludes all of them."""
+        small = prune_spec(self.spec, self.smallest_prune())
+        designs = self.sweep(small)
+        ok = designs[designs["feasible"].astype(bool)]
+        if ok.empty:
+            raise UserError(f"no accelerator of the space meets the constraints even for the smallest model "
+                            f"({self.prune_text(self.smallest_prune())}): {self.why_infeasible(designs)}; relax "
+                            "[constraints] or widen [hardware]")
+        for obj in self.mode.objectives:
+            if obj.maximize or obj.name not in ok.columns:
+                continue
+            best = float(ok[obj.name].min())
+            if best >= self.reference[obj.name]:
+                raise UserError(
+                    f"reference point {obj.name} = {self.reference[obj.name]:g} excludes every design (the smallest "
+                    f"achievable is {best:.4g}); raise search.reference.{obj.name}")

@@ -1,0 +1,139 @@
+"""Fine-tune jobs and where they run: in this process, in a local process pool, or on a Ray cluster.
+
+A job is a plain dict (picklable, no live objects): model id, canonical pruned spec, the recipe, the cache
+folder. Only fine-tunes (accuracy) go to workers; the hardware sweep and constraint checks stay in the
+driver, so an infeasible proposal never reaches a worker.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from catransformers.errors import UserError
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Prune, fine-tune and score one model (or the surrogate). Never raises: errors come back as a dict."""
+    try:
+        from catransformers.models import parse_prune, resolve_model
+
+        spec = resolve_model(job["model_id"])
+        params = parse_prune(spec, job["prune"])
+        if job["task"] == "surrogate":
+            from catransformers.search.surrogate import surrogate_result
+
+            res = surrogate_result(spec, params, job["seed"], job["surrogate_noise"], job["surrogate_delay_s"])
+        else:
+            from catransformers.accuracy import AccuracyRecipe, evaluate_accuracy
+
+            recipe = AccuracyRecipe(**job["recipe"])
+            if job["cache_dir"]:
+                cache_dir = Path(job["cache_dir"]).expanduser()
+            else:
+                from catransformers.accuracy.cache import default_cache_dir
+
+                cache_dir = default_cache_dir()
+            result = evaluate_accuracy(job["model_id"], params, recipe, cache_dir)
+            res = result.to_dict() if hasattr(result, "to_dict") else dict(vars(result))
+        score = res.get("score")
+        if score is None or not math.isfinite(float(score)):
+            return {"ok": False, "error": f"non-finite score {score!r} (diverged fine-tune: NaN loss)"}
+        return {"ok": True, "result": res}
+    except MemoryError:
+        return {"ok": False, "error": "out of memory"}
+    except UserError as err:
+        return {"ok": False, "error": f"{err}", "user_error": True}
+    except Exception as err:  # a failing trial is recorded and the search goes on
+        msg = str(err).splitlines()[0] if str(err) else ""
+        if "out of memory" in msg.lower():
+            msg = f"out of memory: {msg}"
+        return {"ok": False, "error": f"{type(err).__name__}: {msg}"[:500],
+                "traceback": traceback.format_exc(limit=5)[-2000:]}
+
+
+def _init_worker(threads: int) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+class Executor:
+    """Submit jobs, wait for any to finish. Serial (workers = 1), process pool, or Ray."""
+
+    def __init__(self, workers: int, ray_address: str | None = None) -> None:
+        self.workers = max(1, workers)
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._ray = None
+        self._ray_fn: Callable | None = None
+        if ray_address:
+            try:
+                import ray
+            except ImportError:
+                raise UserError("--ray-address needs Ray: pip install 'ray[default]==2.60.0'") from None
+            try:
+                ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False,
+                         logging_level="ERROR")
+            except Exception as err:
+                raise UserError(f"cannot connect to Ray at '{ray_address}': {str(err).splitlines()[0]}; start one "
+                                "with `ray start --head`") from None
+            self._ray = ray
+            self._ray_fn = ray.remote(num_cpus=self.threads)(_ray_job)
+        elif self.workers > 1:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+                                             initializer=_init_worker, initargs=(self.threads,))
+
+    @property
+    def kind(self) -> str:
+        return "ray" if self._ray else ("process-pool" if self._pool else "serial")
+
+    @property
+    def capacity(self) -> int:
+        return self.workers
+
+    def submit(self, job: dict[str, Any]) -> Any:
+        if self._ray is not None:
+            return self._ray_fn.remote(job, self.threads)
+        if self._pool is not None:
+            return self._pool.submit(run_job, job)
+        fut: Future = Future()
+        fut.set_result(run_job(job))
+        return fut
+
+    def wait_any(self, handles: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
+        """Block until at least one handle is done; return (handle, result) for every finished one."""
+        if self._ray is not None:
+            done, _ = self._ray.wait(handles, num_returns=1)
+            return [(h, self._ray.get(h)) for h in done]
+        done, _ = wait_futures(handles, return_when="FIRST_COMPLETED")
+        out = []
+        for h in done:
+            try:
+                out.append((h, h.result()))
+            except Exception as err:  # a crashed worker process (e.g. killed by the OOM killer)
+                out.append((h, {"ok": False, "error": f"worker crashed: {type(err).__name__}: {err}"[:500]}))
+        return out
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._ray is not None:
+            self._ray.shutdown()
+
+
+def _ray_job(job: dict[str, Any], threads: int) -> dict[str, Any]:
+    _init_worker(threads)
+    return run_job(job)
