@@ -13,8 +13,10 @@ Model (per operator instance, configs along the second axis):
 - time = max(compute, l2, glb, dram) + the first weight fold's fetch; the largest term is the op's bound, and a
   config's `bound` is the term holding most of its latency. Vector ops (on all clusters' lanes) and GEMMs run
   one after another (no inter-op overlap: conservative).
-- Energy = MACs x e_mac + WS partial-sum accumulations x e_mac + SRAM bytes x e(size, port) per level +
-  DRAM bits x pJ/bit + vector lane-ops x e_vec + leakage power x latency.
+- Energy = MACs x e_mac + SRAM bytes x e(size, port) per level + DRAM bits x pJ/bit + vector lane-ops x e_vec
+  + leakage power x latency. In WS every K fold after the first reads and writes back the M x N partial sums
+  (32-bit) in the L2 plus one 32-bit add each, as SCALE-Sim (ofmap writes per fold) and ZigZag (psum
+  traffic) both count: shallow arrays pay for it.
 """
 
 from __future__ import annotations
@@ -136,10 +138,10 @@ def _chunk(w: Workload, hw: dict[str, np.ndarray], tech: Tech, df: str, db: bool
     e_mac = tech.mac_energy_pj * (col("precision_bits") / 8.0) ** 2
     macs = m * k * n
     k_folds = np.ceil(k / depth)
-    psum_accumulations = np.where(df == "ws", (k_folds - 1.0) * m * n, 0.0)
-    e_compute = (macs + psum_accumulations) * e_mac
-    if df == "ws":  # each weight loaded into the array once; inputs re-streamed per column fold
-        array_bytes = (k * n + m * k * col_folds + m * n) * wb
+    psum_accumulations = (k_folds - 1.0) * m * n if df == "ws" else 0.0
+    e_compute = macs * e_mac + psum_accumulations * tech.accumulate_energy_pj
+    if df == "ws":  # each weight loaded into the array once; inputs re-streamed per column fold; psums per K fold
+        array_bytes = (k * n + m * k * col_folds + m * n) * wb + 2 * psum_accumulations * tech.accumulator_bytes * wb
     else:  # OS: inputs per column fold, weights per row fold
         array_bytes = (m * k * col_folds + k * n * np.ceil(m / depth) + m * n) * wb
     l2_port_bits = l2_bw_words * wb * 8.0

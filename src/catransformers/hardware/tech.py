@@ -18,6 +18,7 @@ HOROWITZ_FP16_ADD_45NM_PJ = 0.4
 # 45 nm -> 22 nm dynamic-energy scaling factor used in DESIGN §6 (Horowitz figures scaled x0.294).
 SCALE_45_TO_22NM = 0.294
 MAC_INT8_22NM_PJ = (HOROWITZ_INT8_MULT_45NM_PJ + HOROWITZ_INT32_ADD_45NM_PJ) * SCALE_45_TO_22NM  # 0.088 pJ
+ACCUMULATE_22NM_PJ = HOROWITZ_INT32_ADD_45NM_PJ * SCALE_45_TO_22NM  # 0.029 pJ: adding a partial sum across K folds
 VECTOR_OP_22NM_PJ = HOROWITZ_FP16_ADD_45NM_PJ * SCALE_45_TO_22NM  # 0.118 pJ per lane-op
 
 # PE area (int8 MAC + 32 B register file) in the paper's Accelergy flow, 22 nm (DESIGN §6).
@@ -76,6 +77,7 @@ class Tech(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mac_energy_pj: float = Field(MAC_INT8_22NM_PJ, gt=0, description="one int8 MAC incl. 32-bit accumulate")
+    accumulate_energy_pj: float = Field(ACCUMULATE_22NM_PJ, ge=0, description="32-bit partial-sum add")
     vector_op_energy_pj: float = Field(VECTOR_OP_22NM_PJ, gt=0)
     pe_area_um2: float = Field(PE_AREA_UM2, gt=0)
     vector_lane_area_um2: float = Field(VECTOR_LANE_AREA_UM2, ge=0)
