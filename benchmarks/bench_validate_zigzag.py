@@ -33,17 +33,21 @@ NOTES = """\
 What differs (ours vs ZigZag on the same MAC energy, DRAM pJ/bit and sizes):
  - ZigZag searches the temporal mapping (LOMA, min energy) per GEMM; ours uses one fixed WS schedule with the
    better of two loop orders for L2 fills.
- - Partial sums (largest gap): with one weight and one 32-bit partial sum per PE, every K fold's partial sums
-   (ceil(k/rows) x m x n of them) leave the array and are re-read from L2/GLB in ZigZag (column 'zz psum'
-   = its O energy at L2 + GLB), or ZigZag re-reads weights instead where that is cheaper (d8 x w256 points);
-   SCALE-Sim likewise writes every fold's partial sums to the ofmap SRAM. Ours charges one MAC-energy add per
-   partial sum and no SRAM traffic for them, writing outputs once.
+ - Partial sums: with one weight and one 32-bit partial sum per PE, every K fold's partial sums
+   (ceil(k/rows) x m x n of them) leave the array; ZigZag stores them in L2/GLB (column 'zz psum' = its O energy
+   at L2 + GLB) or re-reads weights instead where that is cheaper (its mapping search; d8 x w256 points).
+   Ours round-trips 32-bit partial sums through the L2 each K fold plus one accumulate each (fixed schedule).
  - ZigZag reads inputs and writes outputs from/to DRAM for every GEMM evaluated alone; ours keeps activations in
    the GLB when they fit (only weights / KV cache come from DRAM). column 'on-chip' removes ZigZag's DRAM
    energy for I and O to compare like with like.
  - SRAM access energy: ZigZag runs CACTI 7 (22 nm) for the exact size and port width; ours interpolates CACTI-7
-   64-bit-port figures in log size and scales per-access energy by (port/64)^0.6.
+   64-bit-port figures in log size and scales per-access energy by (port/64)^exp (table below).
  - No leakage in ZigZag's energy: ours is compared without leakage (dynamic energy only).
+ - Cycles ('cyc zz/ours'): ZigZag = latency_total2 of its minimum-energy mapping (no per-fold fill/drain), whose
+   stalls come from this hierarchy's single L2 read/write port pair (8 x max(rows, cols) bits) shared by inputs,
+   weights and 32-bit partial sums (e.g. 32x32 q_proj: 113k ideal + 476k stall cycles); ours is double-buffered
+   max(compute, L2 fill, GLB, DRAM) + first fold, with the array's operand feeds not port-limited. Same DRAM
+   bandwidth (~20 B/cycle). Compare energies; cycles only show the mapping ZigZag picked.
 """
 
 
@@ -64,20 +68,25 @@ def hw_of(case: dict) -> HardwareConfig:
 
 
 def ours_split_pj(case: dict, tech: Tech) -> dict[str, float]:
-    """Our dynamic energy of one GEMM: total, MAC (incl. partial-sum adds), DRAM and SRAM (the rest)."""
+    """Our dynamic energy of one GEMM: total, MAC (incl. partial-sum adds, as estimate() documents), DRAM and
+    SRAM (the rest); plus our cycles."""
     w = gemm_workload(case["layer"], case["m"], case["k"], case["n"])
-    est = estimate(w, hw_of(case).columns(), tech, per_op=True)
+    hw = hw_of(case)
+    est = estimate(w, hw.columns(), tech, per_op=True)
     total = float(est.dynamic_energy_j[0]) * 1e12
     dram = float(est.dram_bytes[0]) * 8.0 * tech.lpddr_pj_per_bit
     k_folds = np.ceil(case["k"] / case["rows"])
-    mac = (case["m"] * case["k"] * case["n"] + (k_folds - 1) * case["m"] * case["n"]) * tech.mac_energy_pj
-    return {"total": total, "mac": mac, "dram": dram, "sram": total - mac - dram}
+    e_acc = getattr(tech, "accumulate_energy_pj", tech.mac_energy_pj)  # per partial-sum add (WS)
+    mac = case["m"] * case["k"] * case["n"] * tech.mac_energy_pj + (k_folds - 1) * case["m"] * case["n"] * e_acc
+    cycles = float(est.latency_s[0]) * hw.freq_mhz * 1e6
+    return {"total": total, "mac": mac, "dram": dram, "sram": total - mac - dram, "cycles": cycles}
 
 
 def energy_table(doc: dict) -> list[float]:
     """Print ours vs ZigZag per GEMM and per hardware point; return the raw ratios."""
     tech = Tech()
-    print(f"{'hw':28s} {'gemm':34s} {'zz uJ':>8s} {'ours uJ':>8s} {'ratio':>6s} {'on-chip':>7s} {'zz psum':>7s} | "
+    print(f"{'hw':28s} {'gemm':34s} {'zz uJ':>8s} {'ours uJ':>8s} {'ratio':>6s} {'on-chip':>7s} {'zz psum':>7s} "
+          f"{'cyc zz/ours':>11s} | "
           f"{'zz MAC/SRAM/DRAM uJ':>22s} | {'ours MAC/SRAM/DRAM uJ':>22s}")
     ratios = []
     for c in doc["cases"]:
@@ -92,7 +101,7 @@ def energy_table(doc: dict) -> list[float]:
         label = f"{c['source'].split('/')[-1][:6]}:{c['layer']} {c['m']}x{c['k']}x{c['n']}"
         zz_psum = ops["O"].get("l2", 0.0) + ops["O"].get("glb", 0.0)
         print(f"{c['hw']:28s} {label:34s} {zz / 1e6:8.2f} {ours['total'] / 1e6:8.2f} {ratio:6.2f} "
-              f"{ratio_onchip:7.2f} {zz_psum / 1e6:7.2f} | "
+              f"{ratio_onchip:7.2f} {zz_psum / 1e6:7.2f} {c['zigzag_latency_cycles'] / ours['cycles']:11.2f} | "
               f"{c['zigzag_mac_energy_pj'] / 1e6:6.2f}/{zz_sram / 1e6:7.2f}/{lv.get('dram', 0.0) / 1e6:7.2f} | "
               f"{ours['mac'] / 1e6:6.2f}/{ours['sram'] / 1e6:7.2f}/{ours['dram'] / 1e6:7.2f}")
     return ratios
