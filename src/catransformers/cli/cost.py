@@ -253,8 +253,8 @@ def sweep_cmd(
     model: str = _O["model"],
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (must be empty unless --force)."),
     prune: str | None = _O["prune"],
-    config: Path | None = typer.Option(None, "--config", help="TOML with [hardware] lists, [carbon], "
-                                       "[workload], [constraints], [tech]."),
+    config: Path | None = typer.Option(None, "--config", help="TOML with \\[hardware] lists, \\[carbon], "
+                                       "\\[workload], \\[constraints], \\[tech] tables."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
     clusters: str | None = typer.Option(None, "--clusters", help="e.g. 1,2,4"),
     width: str | None = typer.Option(None, "--width", help="e.g. 32,64,128,256"),
