@@ -9,6 +9,7 @@ Unknown keys fail with a one-line error that names the key and suggests the clos
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 import types
 import typing
@@ -20,10 +21,13 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from catransformers.accuracy.recipe import AccuracyRecipe
+from catransformers.carbon.model import CarbonSettings
 from catransformers.errors import UserError
 from catransformers.hardware.config import HardwareConfig, HardwareSpace
+from catransformers.hardware.tech import Tech
 from catransformers.models import PRUNE_KEYS, KnobRange, PruneSpace, default_space, parse_prune, resolve_model
-from catransformers.search.modes import MODES, get_mode
+from catransformers.search.modes import DEFAULT_REFERENCE, MODES, get_mode
+from catransformers.workload.ops import WorkloadOptions
 
 # Paper's constraints (DESIGN §3): TOPS <= 20.48, area <= 31.99 mm², latency <= 50 ms when not an objective.
 PAPER_MAX_TOPS = 20.48
@@ -60,11 +64,19 @@ class ConstraintsSection(_Section):
     max_tops: float | None = Field(PAPER_MAX_TOPS, gt=0)
     max_area_mm2: float | None = Field(PAPER_MAX_AREA_MM2, gt=0)
     max_latency_ms: float | None = Field(PAPER_MAX_LATENCY_MS, gt=0, description="applies if latency is no objective")
+    check_dram_capacity: bool = Field(True, description="weights (+ KV cache) must fit in the DRAM")
 
     @field_validator("max_tops", "max_area_mm2", "max_latency_ms", mode="before")
     @classmethod
     def _none_text(cls, v: Any) -> Any:
         return None if isinstance(v, str) and v.strip().lower() in ("none", "off", "") else v
+
+
+class CostSection(_Section):
+    """Cost-model options beyond workload, technology and carbon (see `catransformers.cost.CostSettings`)."""
+
+    dataflow: Literal["ws", "os"] = Field("ws", description="ws (weight-stationary) or os (output-stationary)")
+    double_buffered: bool = Field(True, description="WS: next fold's weights load during the current fold")
 
 
 class SearchSection(_Section):
@@ -106,9 +118,10 @@ class AccuracySection(AccuracyRecipe):
                                   "stage's default, $CATRANSFORMERS_CACHE or ~/.cache/catransformers)")
     surrogate_noise: float = Field(0.003, ge=0, description="task 'surrogate': noise sd of the score")
     surrogate_delay_s: float = Field(0.0, ge=0, description="task 'surrogate': sleep per evaluation (tests)")
+    surrogate_fail: str = Field("", description="task 'surrogate': regex of pruned specs that fail (fault injection)")
 
     def recipe(self) -> AccuracyRecipe:
-        own = {"cache_dir", "surrogate_noise", "surrogate_delay_s"}
+        own = {"cache_dir", "surrogate_noise", "surrogate_delay_s", "surrogate_fail"}
         return AccuracyRecipe(**{k: v for k, v in self.model_dump().items() if k not in own})
 
 
@@ -125,9 +138,10 @@ class ExperimentConfig(_Section):
     model: ModelSection = Field(default_factory=ModelSection)
     hardware: HardwareSection = Field(default_factory=HardwareSection)
     constraints: ConstraintsSection = Field(default_factory=ConstraintsSection)
-    carbon: dict[str, Any] = Field(default_factory=dict, description="CostSettings carbon fields")
-    workload: dict[str, Any] = Field(default_factory=dict, description="CostSettings workload fields")
-    tech: dict[str, Any] = Field(default_factory=dict, description="CostSettings technology fields")
+    carbon: CarbonSettings = Field(default_factory=CarbonSettings)
+    workload: WorkloadOptions = Field(default_factory=WorkloadOptions)
+    tech: Tech = Field(default_factory=Tech)
+    cost: CostSection = Field(default_factory=CostSection)
     search: SearchSection = Field(default_factory=SearchSection)
     accuracy: AccuracySection = Field(default_factory=AccuracySection)
     output: OutputSection = Field(default_factory=OutputSection)
@@ -160,19 +174,6 @@ def check_keys(raw: dict[str, Any], cls: type[BaseModel], where: str = "") -> No
         sub = _model_class(fields[key].annotation)
         if sub is not None and isinstance(value, dict):
             check_keys(value, sub, f"{path}.")
-    for name, sub in _cost_sections().items():
-        if cls is ExperimentConfig and isinstance(raw.get(name), dict) and sub is not None:
-            check_keys(raw[name], sub, f"{name}.")
-
-
-def _cost_sections() -> dict[str, type[BaseModel] | None]:
-    """The pydantic classes of the cost model's settings sections, where the cost stage defines them."""
-    try:
-        from catransformers.cost import CostSettings
-    except ImportError:
-        return {}
-    return {name: _model_class(CostSettings.model_fields[name].annotation) if name in CostSettings.model_fields
-            else None for name in ("carbon", "workload", "tech")}
 
 
 def _one_line(err: ValidationError, source: str) -> str:
@@ -232,7 +233,9 @@ def config_from_dict(raw: dict[str, Any], label: str = "config") -> ExperimentCo
     except ValidationError as err:
         raise UserError(_one_line(err, label)) from None
     validate_semantics(cfg)
-    return cfg
+    mode = get_mode(cfg.search.mode, cfg.search.model_objective)
+    reference = {o.name: cfg.search.reference.get(o.name, DEFAULT_REFERENCE[o.name]) for o in mode.objectives}
+    return cfg.model_copy(update={"search": cfg.search.model_copy(update={"reference": reference})})
 
 
 def config_to_toml(cfg: ExperimentConfig) -> str:
@@ -249,7 +252,10 @@ def config_to_toml(cfg: ExperimentConfig) -> str:
             return [strip(v) for v in node]
         return node
 
-    return tomli_w.dumps(strip(data))
+    text = tomli_w.dumps(strip(data))
+    # one line per short array of scalars (tomli_w writes one element per line)
+    return re.sub(r"\[\n((?:    [^\[\]{}\n]+,\n)+)\]",
+                  lambda m: "[" + ", ".join(x.strip().rstrip(",") for x in m.group(1).splitlines()) + "]", text)
 
 
 # ---------------------------------------------------------------- cross-field checks

@@ -196,7 +196,7 @@ class Engine:
             recipe["threads"] = max(1, (os.cpu_count() or 1) // self.cfg.search.workers)
         return {"model_id": self.cfg.model.id, "prune": key, "task": acc.task, "recipe": recipe,
                 "cache_dir": acc.cache_dir, "seed": acc.seed, "surrogate_noise": acc.surrogate_noise,
-                "surrogate_delay_s": acc.surrogate_delay_s}
+                "surrogate_delay_s": acc.surrogate_delay_s, "surrogate_fail": acc.surrogate_fail}
 
     # -------------------------------------------------------------- one trial
 

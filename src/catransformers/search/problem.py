@@ -46,19 +46,12 @@ def cost_settings(cfg: ExperimentConfig, mode: Mode) -> Any:
     from catransformers.cost import CostSettings
 
     cons = cfg.constraints
-    limits = {"max_tops": cons.max_tops, "max_area_mm2": cons.max_area_mm2,
-              "max_latency_ms": cons.max_latency_ms if mode.latency_capped else None}
-    fields = CostSettings.model_fields
-    kwargs: dict[str, Any] = {name: getattr(cfg, name) for name in ("carbon", "workload", "tech")
-                              if getattr(cfg, name) and name in fields}
-    for name in ("carbon", "workload", "tech"):
-        if getattr(cfg, name) and name not in fields:
-            raise UserError(f"config: section [{name}] is not known to this cost model; sections: {', '.join(fields)}")
-    if "constraints" in fields and "max_tops" not in fields:
-        kwargs["constraints"] = limits
-    else:
-        kwargs.update(limits)
-    return CostSettings(**kwargs)
+    return CostSettings(
+        workload=cfg.workload, tech=cfg.tech, carbon=cfg.carbon, dataflow=cfg.cost.dataflow,
+        double_buffered=cfg.cost.double_buffered, max_tops=cons.max_tops, max_area_mm2=cons.max_area_mm2,
+        max_latency_ms=cons.max_latency_ms if mode.latency_capped else None,
+        check_dram_capacity=cons.check_dram_capacity,
+    )
 
 
 @dataclass

@@ -14,6 +14,8 @@ recipe seed, so the same pruned model always gets the same score (like a cached 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import time
 
 import numpy as np
@@ -29,6 +31,9 @@ ENCODER_WEIGHT = {"vision": 1.0, "text": 0.6, "main": 1.0}
 # CLIP mean R@1 on MSCOCO ~0.55, MiniLM Lee-50 Pearson 0.656 (DESIGN §8), classification accuracy ~0.8.
 BASE_SCORE = {"clip": 0.55, "bert": 0.656, "mpnet": 0.656, "vit": 0.81, "llama": 0.6}
 NOISE_SD = 0.003
+# Test hook: when set, every surrogate evaluation appends its pruned spec to this file (counts "fine-tunes"
+# independently of the engine's own bookkeeping).
+LOG_ENV = "CATRANSFORMERS_SURROGATE_LOG"
 
 
 def surrogate_score(spec: ModelSpec, params: PruneParams, seed: int = 0, noise_sd: float = NOISE_SD) -> float:
@@ -45,14 +50,25 @@ def surrogate_score(spec: ModelSpec, params: PruneParams, seed: int = 0, noise_s
     return float(BASE_SCORE.get(spec.family, 0.8) * np.exp(log_score) + noise)
 
 
-def surrogate_result(spec: ModelSpec, params: PruneParams, seed: int, noise_sd: float, delay_s: float) -> dict:
-    """An accuracy-result dict (the fields of `AccuracyResult` the search uses) for the surrogate."""
+def surrogate_result(spec: ModelSpec, params: PruneParams, seed: int, noise_sd: float, delay_s: float,
+                     fail: str = "") -> dict:
+    """An accuracy-result dict (the fields of `AccuracyResult` the search uses) for the surrogate.
+
+    `fail` is a fault-injection regex: a pruned spec matching it raises FloatingPointError, like a healing
+    run whose loss turned NaN (tests of failed-trial handling).
+    """
     t0 = time.perf_counter()
     if delay_s > 0:
         time.sleep(delay_s)  # stands in for fine-tune time (tests of parallelism and kill/resume)
+    text = format_prune(spec, params)
+    if fail and re.search(fail, text):
+        raise FloatingPointError(f"healing loss is NaN (injected by accuracy.surrogate_fail for {text})")
     score = surrogate_score(spec, params, seed, noise_sd)
+    if log := os.environ.get(LOG_ENV):
+        with open(log, "a") as fh:
+            fh.write(text + "\n")
     return {
         "score": score, "metric": "surrogate", "higher_is_better": True, "steps": 0,
         "wall_s": time.perf_counter() - t0, "cached": False, "score_before_heal": score,
-        "prune": format_prune(spec, params),
+        "prune": text,
     }

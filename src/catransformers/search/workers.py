@@ -30,7 +30,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         if job["task"] == "surrogate":
             from catransformers.search.surrogate import surrogate_result
 
-            res = surrogate_result(spec, params, job["seed"], job["surrogate_noise"], job["surrogate_delay_s"])
+            res = surrogate_result(spec, params, job["seed"], job["surrogate_noise"], job["surrogate_delay_s"],
+                                   job.get("surrogate_fail", ""))
         else:
             from catransformers.accuracy import AccuracyRecipe, evaluate_accuracy
 
