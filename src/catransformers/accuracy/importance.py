@@ -228,17 +228,18 @@ def _activation(model: nn.Module, stacks: list[Stack], batches: list[dict]) -> d
 
             def head_hook(mod, args, i=i, a=a, heads=heads, head_dim=head_dim):
                 x = args[0].detach().abs().reshape(-1, heads, head_dim)
-                a["heads"][i] = a["heads"][i] + x.mean(dim=(0, 2)).double()
+                a["heads"][i] = a["heads"][i] + x.mean(dim=(0, 2)).double().cpu()
 
             def ffn_hook(mod, args, i=i, a=a):
                 x = args[0].detach().abs()
-                a["ffn"][i] = a["ffn"][i] + x.reshape(-1, x.shape[-1]).mean(0).double()
+                a["ffn"][i] = a["ffn"][i] + x.reshape(-1, x.shape[-1]).mean(0).double().cpu()
 
             def layer_hook(mod, args, kwargs, output, i=i, a=a):
                 x, y = _first(args, kwargs).detach(), _main(output).detach()
                 cos = nn.functional.cosine_similarity(x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]), dim=-1)
                 a["layers"][i] += float((1 - cos).mean())
-                a["hidden"][0] = a["hidden"][0] + y.abs().reshape(-1, y.shape[-1]).mean(0).double() / len(a["layers"])
+                channel = y.abs().reshape(-1, y.shape[-1]).mean(0).double().cpu()
+                a["hidden"][0] = a["hidden"][0] + channel / len(a["layers"])
 
             hooks.append(get_module(layer, st.o).register_forward_pre_hook(head_hook))
             hooks.append(get_module(layer, st.down).register_forward_pre_hook(ffn_hook))
