@@ -25,7 +25,7 @@ class AccuracyRecipe(BaseModel):
 
     task: str = Field("auto", description="task scorer; 'auto' = the model's default task (see tasks.TASKS)")
     heal: HealMode = Field("distill", description="distill from the unpruned model, supervised, or none")
-    base_steps: int = Field(24, ge=0, description="optimizer steps at FLOP ratio 1 (unpruned size)")
+    base_steps: int = Field(12, ge=0, description="optimizer steps at FLOP ratio 1 (unpruned size)")
     budget_cap_x: float = Field(BUDGET_CAP_X, ge=1.0, description="cap on the FLOP-ratio step multiplier")
     warmup_frac: float = Field(0.1, ge=0.0, lt=1.0, description="linear warm-up, as a fraction of the run")
     schedule: Literal["cosine", "linear"] = "cosine"
@@ -36,7 +36,9 @@ class AccuracyRecipe(BaseModel):
     train_seq_len: int = Field(128, ge=8, description="tokens per training sequence (text tasks)")
     eval_seq_len: int = Field(256, ge=8, description="tokens per scored sequence (MiniLM's max is 256)")
     seed: int = 0
-    threads: int = Field(2, ge=1, description="torch CPU threads (results are reproducible for a fixed count)")
+    # 1 thread: on the shared 2-core host a MiniLM training step took 2.4 s with 1 thread and 8.4 s with 2 (OpenMP
+    # oversubscription); two search workers then fill both cores. Results are reproducible for a fixed count.
+    threads: int = Field(1, ge=1, description="torch CPU threads during a trial")
     # 'activation' measured best on Lee-50 (benchmarks/bench_accuracy_trial.py): layers by block influence keep
     # 0.64 at 4 of 6 layers where first-order Taylor and removing from the end keep 0.42.
     importance: ImportanceMethod = Field(
