@@ -7,6 +7,9 @@ output-stationary  ceil(M/R) * ceil(N/C) * (K + R + C - 2) - 1.
 Double-buffered WS (the estimator's default) loads the next fold's weights during the current fold, so only
 the first fold pays the R-cycle load: ceil(K/R) * ceil(N/C) * (R + M + C - 2) + R - 1. OS has no preload to
 overlap; `double_buffered` does not change it.
+
+`bandwidth_limited_gemm_cycles` takes a `buffer_policy`: "ideal" (default, the estimator's own tiling) or
+"scalesim" (SCALE-Sim v3's double-buffered fetch policy, see scalesim_policy.py; for validating against it).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from catransformers.errors import UserError
+from catransformers.hardware.scalesim_policy import scalesim_traffic
 
 DATAFLOWS = ("ws", "os")
+BUFFER_POLICIES = ("ideal", "scalesim")
 
 
 def _check_dataflow(dataflow: str) -> str:
@@ -81,19 +86,32 @@ def first_fold_cycles(rows, cols, k, dataflow: str, link_words_per_cycle):
 
 def bandwidth_limited_gemm_cycles(m: int, k: int, n: int, rows: int, cols: int, dataflow: str,
                                   bw_bytes_per_cycle: float, sram_kb: tuple[float, float, float] = (64, 64, 64),
-                                  word_bytes: int = 1) -> float:
-    """Total cycles of one GEMM on one array fed by one off-chip interface of `bw_bytes_per_cycle`.
+                                  word_bytes: int = 1, buffer_policy: str = "ideal") -> float:
+    """Total cycles of one GEMM on one array whose SRAMs are fed from DRAM at `bw_bytes_per_cycle`.
 
-    The estimator's rule for one level: SRAMs double-buffered (half of the ifmap SRAM holds the input
-    tile, half of the ofmap SRAM the 32-bit WS partial sums), bytes moved per `fill_read_bytes` plus outputs
-    written once, time = max(array cycles (SCALE-Sim stall-free, no weight-load overlap), bytes / bandwidth)
-    + the unhidden first-fold fetch. SCALE-Sim's own buffer policy moves far more data (see
-    benchmarks/bench_validate_scalesim.py), so this is an optimistic bound on its stalls, not a replica.
+    buffer_policy="ideal" (default; the estimator's rule for one level): one shared interface; SRAMs
+    double-buffered (half of the ifmap SRAM holds the input tile, half of the ofmap SRAM the 32-bit WS partial
+    sums), bytes moved per `fill_read_bytes` plus outputs written once, time = max(array cycles (SCALE-Sim
+    stall-free, no weight-load overlap), bytes / bandwidth) + the unhidden first-fold fetch. An optimistic bound.
+
+    buffer_policy="scalesim": SCALE-Sim v3's USER-bandwidth memory system (catransformers.hardware.scalesim_policy):
+    each operand (ifmap, filter, ofmap) has its own link of `bw_bytes_per_cycle`; an operand larger than the active
+    half of its SRAM is re-fetched every pass (and round the whole buffer ring when demand steps back); WS writes
+    every reduction fold's partial sums, OS the outputs once; the first fill of the active halves is not counted.
+    Reproduces SCALE-Sim's "Total Cycles"; use it to compare with SCALE-Sim, not to design hardware.
     """
     df = _check_dataflow(dataflow)
     if bw_bytes_per_cycle <= 0:
         raise UserError(f"bw_bytes_per_cycle={bw_bytes_per_cycle} must be positive")
+    if buffer_policy not in BUFFER_POLICIES:
+        raise UserError(f"unknown buffer_policy '{buffer_policy}'; allowed: {', '.join(BUFFER_POLICIES)}")
     compute = gemm_cycles(m, k, n, rows, cols, df, double_buffered=False)
+    if buffer_policy == "scalesim":
+        if min(sram_kb) <= 0 or word_bytes <= 0:
+            raise UserError(f"sram_kb={sram_kb} and word_bytes={word_bytes} must be positive")
+        words = tuple(max(1, int(kb * 1024 // word_bytes)) for kb in sram_kb)
+        return scalesim_traffic(m, k, n, rows, cols, df, bw_bytes_per_cycle / word_bytes, words,
+                                compute).total_cycles
     cap_in = sram_kb[0] * 1024 / 2
     cap_out = sram_kb[2] * 1024 / 2 if df == "ws" else np.inf  # OS accumulates in the PEs
     moved = float(fill_read_bytes(m, k, n, cols, cap_in, word_bytes, cap_out, 4 * word_bytes))
