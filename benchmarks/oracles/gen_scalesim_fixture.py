@@ -122,6 +122,28 @@ def bandwidth_cases() -> list[Case]:
     return [Case(src, layer, m, k, n, r, c, df, bw, sram) for (src, layer, m, k, n), r, c, df, bw, sram in picks]
 
 
+def extra_bandwidth_cases() -> list[Case]:
+    """Held-out bandwidth-limited cases added after the buffer-policy model was written (`--append-extra`).
+
+    Chosen to differ from the first 11: odd sizes, 8x8 to 32x64 arrays, 12 and 24 words/cycle, SRAMs that are
+    thrashed, partly fitting or write-bound.
+    """
+    picks = [
+        (gemm("tinyclip-8m-16/text", "ffn_down"), 16, 32, "ws", 16, (32, 32, 32)),
+        (gemm("bert-base/main", "attn_av_per_head"), 8, 16, "os", 8, (16, 16, 16)),
+        (gemm("clip-vit-b-16/vision", "attn_av_per_head"), 32, 32, "ws", 12, (16, 32, 32)),
+        (gemm("tinyclip-8m-16/vision", "q_proj"), 32, 16, "os", 16, (32, 64, 32)),
+        (gemm("clip-vit-b-16/text", "attn_qk_per_head"), 8, 8, "ws", 8, (8, 8, 8)),
+        (gemm("bert-base/main", "q_proj"), 32, 64, "os", 24, (128, 128, 128)),
+    ]
+    return [Case(src, layer, m, k, n, r, c, df, bw, sram) for (src, layer, m, k, n), r, c, df, bw, sram in picks]
+
+
+def _key(rec: dict) -> tuple:
+    return (rec["m"], rec["k"], rec["n"], rec["rows"], rec["cols"], rec["dataflow"], rec["bandwidth"],
+            tuple(rec["sram_kb"]))
+
+
 def closed_form_cycles(c: Case) -> int:
     """DESIGN §4 stall-free estimate, used here only to order and budget the runs (not stored)."""
     if c.dataflow == "ws":
@@ -150,9 +172,15 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="parallel SCALE-Sim processes (each up to ~1.3 GB)")
     ap.add_argument("--limit", type=int, default=None, help="run only the first N cases (smoke test; no write)")
     ap.add_argument("--out", type=Path, default=FIXTURE)
+    ap.add_argument("--append-extra", action="store_true",
+                    help="run only extra_bandwidth_cases() missing from --out and append them (old cases untouched)")
     args = ap.parse_args()
 
     cases = stall_free_cases() + bandwidth_cases()
+    if args.append_extra:
+        old = json.loads(args.out.read_text())
+        have = {_key(rec) for rec in old["cases"]}
+        cases = [c for c in extra_bandwidth_cases() if _key({**asdict(c), "sram_kb": list(c.sram_kb)}) not in have]
     if args.limit:
         cases = cases[: args.limit]
     # Longest first so the pool finishes together; sim time grows with cycles x (rows + 2 cols) demand entries.
@@ -165,6 +193,15 @@ def main() -> None:
     for i, rec in zip(order, results, strict=True):
         records[i] = rec
     wall_s = time.perf_counter() - t0
+    if args.append_extra:
+        old["cases"].extend(records)
+        old.setdefault("appended", []).append({
+            "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cases": len(records),
+            "scalesim_version": version("scalesim"), "numpy_version": version("numpy"), "wall_s": round(wall_s, 1),
+            "what": "extra_bandwidth_cases(): held-out bandwidth-limited cases for the buffer-policy model"})
+        args.out.write_text(json.dumps(old, indent=1) + "\n")
+        print(f"appended {len(records)} cases to {args.out} in {wall_s:.0f} s")
+        return
     doc = {
         "tool": "SCALE-Sim",
         "scalesim_version": version("scalesim"),
