@@ -224,6 +224,8 @@ def test_bad_requests_are_user_errors():
         compute_importance(model, "llama", _batches(1), _bert_loss, "activation")
     with pytest.raises(UserError, match="calibration batch"):
         compute_importance(model, "bert", [], None, "activation")
+    with pytest.raises(UserError, match="does not describe"):
+        prune_model(model, spec_of_model(_llama(), "tiny"), {})
     spec = spec_of_model(model, "tiny")
     wrong = _const_importance(spec, hidden=np.ones(7))
     with pytest.raises(UserError, match="recompute importance"):

@@ -209,12 +209,27 @@ def _update_config(model: nn.Module, stack: Stack, kept_layers: list[int]) -> No
         setattr(model, f"{stack.name}_embed_dim", hidden)
 
 
+def _check_spec(model: nn.Module, spec: ModelSpec) -> None:
+    """`spec` must describe `model` (same encoders and dimensions), else the pruned shape would be wrong."""
+    dims = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim")
+    actual = spec_of_model(model, spec.id)
+    for enc in actual.encoders:
+        if enc.name not in spec.encoder_names:
+            raise UserError(f"spec '{spec.id}' has no encoder '{enc.name}' that {type(model).__name__} has")
+        want = spec.encoder(enc.name)
+        diff = [f"{d} {getattr(want, d)} vs {getattr(enc, d)}" for d in dims if getattr(want, d) != getattr(enc, d)]
+        if diff:
+            raise UserError(f"spec '{spec.id}' does not describe this {type(model).__name__} "
+                            f"(encoder {enc.name}: {', '.join(diff)}); build it with spec_of_model(model, id)")
+
+
 def prune_model(model: nn.Module, spec_from: ModelSpec, params: PruneParams,
                 importance: Importance | None = None) -> nn.Module:
     """A new model pruned to ``prune_spec(spec_from, params)``; units kept by importance (first units without).
 
     `spec_from` is the spec of `model` (see `spec_of_model`); encoders missing from `params` stay whole.
     """
+    _check_spec(model, spec_from)
     target = prune_spec(spec_from, params)
     pruned = copy.deepcopy(model)
     for stack in stacks_of(pruned):
