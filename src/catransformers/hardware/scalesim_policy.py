@@ -79,11 +79,11 @@ def _valid_pos(pos: np.ndarray, pad_start: int, total: int, pad_words: int) -> n
     return (pos - np.round(frac * pad_words)).astype(np.int64)
 
 
-def _fold_segments(folds: int, fold_rows: int, cols: int, last_valid_cols: int) -> tuple[np.ndarray, int, int]:
+def _fold_segments(folds: int, fold_rows: int, cols: int, last_valid_cols: int) -> np.ndarray:
     """(first, last) valid-word index of each fold of a diagonal-ordered stack of `folds` blocks (fold_rows x cols).
 
     A fold is demanded with the array's skew, i.e. diagonal by diagonal, so its words are reached in ascending
-    fetch order from its top-left to its bottom-right valid word. Returns segments, valid words, padded words.
+    fetch order from its top-left to its bottom-right valid word.
     """
     rows = folds * fold_rows
     prefix = _diag_prefix(rows, cols)
@@ -95,8 +95,7 @@ def _fold_segments(folds: int, fold_rows: int, cols: int, last_valid_cols: int) 
     first = _diag_pos(prefix, rows, r0, np.zeros(folds, dtype=np.int64))
     last = _diag_pos(prefix, rows, r0 + fold_rows - 1, last_c)
     pad_start = int(_diag_pos(prefix, rows, np.array([r0[-1]]), np.array([last_valid_cols]))[0]) if pad else total
-    seg = np.stack([_valid_pos(first, pad_start, total, pad), _valid_pos(last, pad_start, total, pad)], axis=1)
-    return seg, total - pad, total
+    return np.stack([_valid_pos(first, pad_start, total, pad), _valid_pos(last, pad_start, total, pad)], axis=1)
 
 
 Probe = tuple[int, int, float, float]  # (first line, last line, stall-free cycle of the first, cycles to reach last)
@@ -152,29 +151,34 @@ def _ws_filter_probes(k: int, n: int, rows: int, cols: int, line: int, fold_cycl
     return [(int(x), int(x), float(tt), 0.0) for x, tt in zip(lines[change], times[change], strict=True)]
 
 
+def operand_words(dataflow: str, m: int, k: int, n: int, rows: int, cols: int, which: str) -> tuple[int, int]:
+    """(valid words, words incl. the null entries of an under-filled last fold) of one read operand's fetch ring."""
+    if which == "ifmap":
+        return m * k, (m * -(-k // rows) * rows if dataflow == "ws" else k * -(-m // rows) * rows)
+    return k * n, k * -(-n // cols) * cols
+
+
 def _read_probes(dataflow: str, m: int, k: int, n: int, rows: int, cols: int, which: str,
-                 line_of) -> tuple[int, int, list[Probe]]:
-    """(valid words, words incl. nulls, probes) of one read operand; `line_of(valid)` gives the hash-line size."""
+                 line: int) -> list[Probe]:
+    """Demand probes of one read operand, in hash lines of `line` words."""
     col_folds = -(-n // cols)
     if dataflow == "ws":
         row_folds = -(-k // rows)
         fold_cycles = 2 * rows + m + cols - 2
         if which == "filter":
-            valid, padded = k * n, k * cols * col_folds
-            return valid, padded, _ws_filter_probes(k, n, rows, cols, line_of(valid), fold_cycles)
+            return _ws_filter_probes(k, n, rows, cols, line, fold_cycles)
         # ifmap: K in row folds of `rows` (each M x rows, diagonal order), streamed after the R-cycle weight load
-        seg, valid, padded = _fold_segments(row_folds, m, rows, k - (row_folds - 1) * rows)
-        seg = np.tile(seg, (col_folds, 1))
+        seg = np.tile(_fold_segments(row_folds, m, rows, k - (row_folds - 1) * rows), (col_folds, 1))
         t0 = np.arange(len(seg)) * fold_cycles + rows
-        return valid, padded, _fold_probes(seg, line_of(valid), t0, m + rows - 1)
+        return _fold_probes(seg, line, t0, m + rows - 1)
     row_folds = -(-m // rows)
     fold_cycles = k + rows + cols - 2
     t0 = np.arange(row_folds * col_folds) * fold_cycles
     if which == "ifmap":  # M in row folds of `rows` (each K x rows, transposed), read once per col fold
-        seg, valid, padded = _fold_segments(row_folds, k, rows, m - (row_folds - 1) * rows)
-        return valid, padded, _fold_probes(np.tile(seg, (col_folds, 1)), line_of(valid), t0, k + rows - 1)
-    seg, valid, padded = _fold_segments(col_folds, k, cols, n - (col_folds - 1) * cols)  # slab re-read per row fold
-    return valid, padded, _fold_probes(np.repeat(seg, row_folds, axis=0), line_of(valid), t0, k + cols - 1)
+        seg = _fold_segments(row_folds, k, rows, m - (row_folds - 1) * rows)
+        return _fold_probes(np.tile(seg, (col_folds, 1)), line, t0, k + rows - 1)
+    seg = _fold_segments(col_folds, k, cols, n - (col_folds - 1) * cols)  # slab re-read once per row fold
+    return _fold_probes(np.repeat(seg, row_folds, axis=0), line, t0, k + cols - 1)
 
 
 @dataclass(frozen=True)
@@ -194,9 +198,10 @@ class ScaleSimTraffic:
 
 def _read_link(dataflow, m, k, n, rows, cols, which, sram_words, bw) -> tuple[int, float, list[Event], float]:
     """(DRAM words, link cycles after the first fill, slide events, link cycles per prefetch) of one read operand."""
-    valid, padded, probes = _read_probes(dataflow, m, k, n, rows, cols, which,
-                                         lambda v: window(sram_words, v).line_words)
-    events = _walk(window(sram_words, valid), probes)
+    valid, padded = operand_words(dataflow, m, k, n, rows, cols, which)
+    win = window(sram_words, valid)
+    events = [] if win.step_lines == 0 else _walk(win, _read_probes(dataflow, m, k, n, rows, cols, which,
+                                                                    win.line_words))
     slides = sum(e[1] for e in events)
     active = math.ceil(sram_words * READ_ACTIVE_FRAC)
     first_fill = min(math.ceil(active / bw), math.ceil(padded / bw)) * bw
