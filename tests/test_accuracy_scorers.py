@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -173,7 +174,7 @@ def test_warmup_ends_inside_the_run() -> None:
     total = 50
     factors = [lr_factor(s, total, 0.1, "cosine") for s in range(total)]
     assert factors[4] == 1.0 and factors[0] == pytest.approx(0.2)  # 5 warm-up steps
-    assert all(b <= a for a, b in zip(factors[4:], factors[5:], strict=False)) and factors[-1] < 1e-9
+    assert all(b <= a for a, b in itertools.pairwise(factors[4:])) and factors[-1] < 1e-9
 
 
 def test_nan_loss_raises() -> None:

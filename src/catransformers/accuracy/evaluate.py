@@ -16,7 +16,15 @@ from catransformers.accuracy.heal import deterministic, heal, heal_steps, seed_e
 from catransformers.accuracy.loaders import LoadedModel, load_model
 from catransformers.accuracy.recipe import AccuracyRecipe, AccuracyResult
 from catransformers.accuracy.tasks import Task, make_task
-from catransformers.models import ModelSpec, PruneParams, format_prune, full_params, param_count, parse_prune, prune_spec
+from catransformers.models import (
+    ModelSpec,
+    PruneParams,
+    format_prune,
+    full_params,
+    param_count,
+    parse_prune,
+    prune_spec,
+)
 
 _RESULT_FIELDS = ("score", "metric", "params", "flops", "steps", "wall_s", "score_before_heal")
 

@@ -17,9 +17,10 @@ from catransformers.errors import UserError
 
 _MODEL = typer.Option("minilm-l6", "--model", "-m", help="model id (minilm-l6, smollm2-135m, tiny-vit-digits, a "
                       "registry id with HF weights, a Hugging Face id) or a local model folder")
-_PRUNE = typer.Option(None, "--prune", "-p", help="what to keep, e.g. layers=4,heads=8,ffn_blocks=10,hidden_blocks=14 "
-                      "(CLIP: text.layers=6,vision.heads=8); omitted = unpruned")
-_CACHE = typer.Option(None, "--cache-dir", help="result cache (default $CATRANSFORMERS_CACHE or ~/.cache/catransformers)")
+_PRUNE = typer.Option(None, "--prune", "-p", help="what to keep, e.g. layers=4,heads=8,ffn_blocks=10,"
+                      "hidden_blocks=14 (CLIP: text.layers=6,vision.heads=8); omitted = unpruned")
+_CACHE = typer.Option(None, "--cache-dir",
+                      help="result cache (default $CATRANSFORMERS_CACHE or ~/.cache/catransformers)")
 
 
 def _precheck(model: str, prune: str | None) -> None:
@@ -42,7 +43,8 @@ def evaluate(
     data: str | None = typer.Option(None, "--data", help="task data (CSV / saved HF dataset) where the task needs it"),
     steps: int | None = typer.Option(None, "--steps", help="healing steps at FLOP ratio 1 (base_steps)"),
     lr: float | None = typer.Option(None, "--lr", help="peak learning rate"),
-    importance: str | None = typer.Option(None, "--importance", help="taylor | activation | magnitude | ablation | last"),
+    importance: str | None = typer.Option(None, "--importance",
+                                          help="taylor | activation | magnitude | ablation | last"),
     seed: int = typer.Option(0, "--seed"),
     cache_dir: Path | None = _CACHE,
     no_cache: bool = typer.Option(False, "--no-cache", help="recompute and do not store the result"),

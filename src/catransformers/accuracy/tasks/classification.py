@@ -78,7 +78,8 @@ class DigitsClassification(Task):
 
     def calibration(self) -> tuple[list[dict], LossFn]:
         n, b = self.recipe.calib_size, self.recipe.batch_size
-        batches = [{"pixel_values": self.x_train[i:i + b].to(self.device), "labels": self.y_train[i:i + b].to(self.device)}
+        dev = self.device
+        batches = [{"pixel_values": self.x_train[i:i + b].to(dev), "labels": self.y_train[i:i + b].to(dev)}
                    for i in range(0, n, b)]
         return batches, lambda model, batch: model(**batch).loss
 
@@ -98,7 +99,8 @@ class DigitsClassification(Task):
 
     def supervised_objective(self) -> HealObjective:
         def loss(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
-            return nn.functional.cross_entropy(self._logits(model, self.x_train[idx]), self.y_train[idx].to(self.device))
+            target = self.y_train[idx].to(self.device)
+            return nn.functional.cross_entropy(self._logits(model, self.x_train[idx]), target)
 
         return HealObjective(len(self.y_train), loss, "cross-entropy on digits train split")
 
@@ -195,7 +197,8 @@ class TextClassification(Task):
         texts, labels = self.train[0][:n], self.train[1][:n]
         if self.has_head:
             batches = [{**self._tok(texts[i:i + b], self.recipe.train_seq_len),
-                        "labels": torch.as_tensor(labels[i:i + b], device=self.device)} for i in range(0, len(texts), b)]
+                        "labels": torch.as_tensor(labels[i:i + b], device=self.device)}
+                       for i in range(0, len(texts), b)]
             return batches, lambda model, batch: model(**batch).loss
         from catransformers.accuracy.tasks.similarity import LeeSimilarity
 
