@@ -223,6 +223,31 @@ def _check_spec(model: nn.Module, spec: ModelSpec) -> None:
                             f"(encoder {enc.name}: {', '.join(diff)}); build it with spec_of_model(model, id)")
 
 
+def _require_float_linears(model: nn.Module) -> None:
+    """Pruning slices float weights: packed / quantized modules (e.g. GGUF kept packed) cannot be sliced."""
+    for stack in stacks_of(model):
+        for layer in layer_list(model, stack):
+            for path in (stack.q, stack.k, stack.v, stack.o, stack.up, stack.down, stack.gate):
+                mod = get_module(layer, path) if path else None
+                if mod is not None and (type(mod) is not nn.Linear or not mod.weight.is_floating_point()):
+                    raise UserError(
+                        f"{path} is a {type(mod).__name__} with {mod.weight.dtype} weights; pruning needs float "
+                        "weights: load the model dequantized (GGUF: without the 'kernels' package, or dequantize=True)"
+                    )
+
+
+def _drop_quantizer(model: nn.Module) -> None:
+    """A dequantized model (GGUF loaded as float) keeps a quantizer record that blocks save_pretrained."""
+    if getattr(model, "hf_quantizer", None) is None:
+        return
+    model.hf_quantizer = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        try:
+            del model.config.quantization_config
+        except AttributeError:
+            model.config.quantization_config = None
+
+
 def prune_model(model: nn.Module, spec_from: ModelSpec, params: PruneParams,
                 importance: Importance | None = None) -> nn.Module:
     """A new model pruned to ``prune_spec(spec_from, params)``; units kept by importance (first units without).
@@ -230,8 +255,10 @@ def prune_model(model: nn.Module, spec_from: ModelSpec, params: PruneParams,
     `spec_from` is the spec of `model` (see `spec_of_model`); encoders missing from `params` stay whole.
     """
     _check_spec(model, spec_from)
+    _require_float_linears(model)
     target = prune_spec(spec_from, params)
     pruned = copy.deepcopy(model)
+    _drop_quantizer(pruned)
     for stack in stacks_of(pruned):
         enc_to = target.encoder(stack.name)
         imp = importance.encoders.get(stack.name) if importance is not None else None
