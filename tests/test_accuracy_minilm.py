@@ -92,3 +92,35 @@ def test_deterministic_scores(cache) -> None:
     a = evaluate_accuracy("minilm-l6", "layers=4", recipe, cache, use_cache=False)
     b = evaluate_accuracy("minilm-l6", "layers=4", recipe, cache, use_cache=False)
     assert a.score == b.score and not a.cached and not b.cached
+
+
+_CONCURRENT = r"""
+import sys
+from catransformers.accuracy import AccuracyRecipe, evaluate_accuracy
+recipe = AccuracyRecipe(heal="none", importance="last", eval_limit=20)
+r = evaluate_accuracy("minilm-l6", "layers=2", recipe, sys.argv[1])
+print("CACHED" if r.cached else "COMPUTED", r.score)
+"""
+
+
+def test_concurrent_processes_compute_once(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              env=env) for _ in range(2)]
+    outs = sorted(p.communicate(timeout=300)[0].split()[0] for p in procs)
+    assert outs == ["CACHED", "COMPUTED"]
+
+
+def test_recipe_and_result_pickle() -> None:
+    import pickle
+
+    from catransformers.accuracy import AccuracyResult
+
+    recipe = AccuracyRecipe(heal="supervised", base_steps=5)
+    assert pickle.loads(pickle.dumps(recipe)) == recipe
+    result = AccuracyResult(0.5, "pearson", True, 1, 2.0, 3, 4.0, False, 0.4, "m", "layers=1", "t", "distill")
+    assert pickle.loads(pickle.dumps(result)) == result

@@ -123,6 +123,10 @@ def _local_weight_files(folder: Path) -> tuple[Path, ...]:
 def _load_folder(folder: Path, model_id: str) -> LoadedModel:
     from transformers import AutoConfig
 
+    if not (folder / "config.json").exists() and (folder / "open_clip_config.json").exists():
+        raise UserError(f"{folder} holds OpenCLIP weights only (open_clip_config.json); this backend loads Hugging "
+                        "Face CLIPModel checkpoints: convert it, or use an HF-format id such as "
+                        "openai/clip-vit-base-patch16")
     if not (folder / "config.json").exists():
         raise UserError(f"model files missing: {folder} has no config.json (a Hugging Face model folder is needed)")
     weights = _local_weight_files(folder)
