@@ -171,11 +171,13 @@ def test_save_load_round_trip(case, tmp_path):
 
 
 def test_standard_checkpoints_load_with_from_pretrained(tmp_path):
-    """Llama and ViT express any pruned shape in their config; BERT only when heads*head_dim == hidden."""
+    """Llama and ViT express any pruned shape in their config; BERT and CLIP only when heads*head_dim == hidden."""
     torch.manual_seed(0)
-    for factory, family, text in [(_llama, "llama", "layers=2,heads=3,ffn_blocks=5,hidden_blocks=7"),
-                                  (_vit_cls, "vit", "layers=2,heads=3,ffn_blocks=9,hidden_blocks=10"),
-                                  (_bert, "bert", "layers=2,heads=2,hidden_blocks=8")]:
+    cases = [(_llama, "llama", "layers=2,heads=3,ffn_blocks=5,hidden_blocks=7"),
+             (_vit_cls, "vit", "layers=2,heads=3,ffn_blocks=9,hidden_blocks=10"),
+             (_bert, "bert", "layers=2,heads=2,hidden_blocks=8"),
+             (_clip, "clip", "text.layers=2,text.heads=2,text.hidden_blocks=4,vision.ffn_blocks=5")]
+    for factory, family, text in cases:
         model = factory().eval()
         spec = spec_of_model(model, "tiny")
         pruned = prune_model(model, spec, parse_prune(spec, text))
