@@ -124,3 +124,15 @@ def test_recipe_and_result_pickle() -> None:
     assert pickle.loads(pickle.dumps(recipe)) == recipe
     result = AccuracyResult(0.5, "pearson", True, 1, 2.0, 3, 4.0, False, 0.4, "m", "layers=1", "t", "distill")
     assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_text_pair_classification_csv(cache, tmp_path) -> None:
+    rows = [("a man is eating food", "a man eats a meal", "same"), ("a cat sits", "the stock market fell", "diff")]
+    lines = ["sentence1,sentence2,label"] + [",".join(r) for r in rows * 8]
+    data = tmp_path / "pairs.csv"
+    data.write_text("\n".join(lines) + "\n")
+    r = evaluate_accuracy("minilm-l6", None, AccuracyRecipe(task="text-classification", data=str(data)), cache)
+    assert r.metric == "accuracy" and r.score == 1.0  # separable pairs, linear probe on pair embeddings
+    data.write_text("text\nno label column\n")
+    with pytest.raises(UserError, match="expected text"):
+        evaluate_accuracy("minilm-l6", None, AccuracyRecipe(task="text-classification", data=str(data)), cache)

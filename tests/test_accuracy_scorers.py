@@ -189,3 +189,27 @@ def test_relational_loss_any_width() -> None:
     teacher = torch.randn(6, 8)
     assert relational_loss(teacher, teacher) == pytest.approx(0.0, abs=1e-7)
     assert relational_loss(teacher[:, :5], teacher) > 0  # different widths are fine
+
+
+def test_clip_retrieval_hf_dataset_on_disk(tmp_path) -> None:
+    """A `datasets.save_to_disk` folder (Arrow stream + state.json), images stored as bytes."""
+    import io
+    import json
+
+    import pyarrow as pa
+
+    images, captions = [], []
+    for colour, rgb in COLOURS.items():
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8), rgb).save(buf, format="PNG")
+        images.append({"bytes": buf.getvalue(), "path": None})
+        captions.append(f"a square of {colour}")
+    table = pa.table({"image": images, "caption": captions})
+    with pa.OSFile(str(tmp_path / "data-00000-of-00001.arrow"), "wb") as sink, \
+            pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    (tmp_path / "state.json").write_text(json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}))
+    assert _task(str(tmp_path)).score(_ColourClip()) == 1.0
+    (tmp_path / "state.json").write_text("{}")
+    with pytest.raises(UserError, match="cannot read Hugging Face dataset"):
+        _task(str(tmp_path)).score(_ColourClip())
