@@ -230,3 +230,37 @@ def test_bad_requests_are_user_errors():
     wrong = _const_importance(spec, hidden=np.ones(7))
     with pytest.raises(UserError, match="recompute importance"):
         prune_model(model, spec, parse_prune(spec, "hidden_blocks=8"), wrong)
+
+
+def test_hidden_channels_are_cut_everywhere_clip_and_vit():
+    """With known channel scores, every hidden-width tensor keeps exactly those channels' pretrained values."""
+    model, _, _, _ = _clip_case()
+    spec = spec_of_model(model, "tiny")
+    keep = torch.tensor([1, 3, 4, 8, 9, 10, 12, 13, 14, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27])  # 20 of 32
+    scores = np.zeros(32)
+    scores[keep.numpy()] = 1.0
+    encs = {e.name: EncoderImportance(np.ones(e.layers), np.ones((e.layers, e.heads)), np.ones((e.layers, e.ffn)),
+                                      scores) for e in spec.encoders}
+    pruned = prune_model(model, spec, parse_prune(spec, "text.hidden_blocks=5,vision.hidden_blocks=5"),
+                         Importance("given", encs))
+    tv, pv = model.vision_model, pruned.vision_model
+    assert torch.equal(pv.embeddings.class_embedding, tv.embeddings.class_embedding[keep])
+    assert torch.equal(pv.embeddings.patch_embedding.weight, tv.embeddings.patch_embedding.weight[keep])
+    assert torch.equal(pv.embeddings.position_embedding.weight, tv.embeddings.position_embedding.weight[:, keep])
+    assert torch.equal(pv.pre_layrnorm.bias, tv.pre_layrnorm.bias[keep])
+    assert torch.equal(pv.encoder.layers[1].mlp.fc2.bias, tv.encoder.layers[1].mlp.fc2.bias[keep])
+    assert torch.equal(pruned.visual_projection.weight, model.visual_projection.weight[:, keep])
+    assert torch.equal(pruned.text_projection.weight, model.text_projection.weight[:, keep])
+    assert torch.equal(pruned.text_model.embeddings.token_embedding.weight,
+                       model.text_model.embeddings.token_embedding.weight[:, keep])
+    assert torch.equal(pruned.logit_scale, model.logit_scale)
+
+    vit, _, batches, _ = _vit_case()
+    spec = spec_of_model(vit, "tiny")
+    imp = Importance("given", {"vision": EncoderImportance(np.ones(2), np.ones((2, 4)), np.ones((2, 64)), scores)})
+    pruned = prune_model(vit, spec, parse_prune(spec, "hidden_blocks=10"), imp)
+    assert torch.equal(pruned.vit.embeddings.cls_token, vit.vit.embeddings.cls_token[..., keep])
+    assert torch.equal(pruned.vit.embeddings.position_embeddings, vit.vit.embeddings.position_embeddings[..., keep])
+    assert torch.equal(pruned.classifier.weight, vit.classifier.weight[:, keep])
+    assert torch.equal(pruned.classifier.bias, vit.classifier.bias)
+    assert pruned(**batches[0]).logits.shape == (4, 3)
