@@ -14,7 +14,8 @@ from rich.table import Table
 
 from catransformers.errors import UserError
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
+MAX_ROWS = 30  # Pareto rows printed; the full front is in pareto.csv
 
 
 class _Reporter:
@@ -56,27 +57,31 @@ class _Reporter:
 
 def pareto_table(front: pd.DataFrame, knob_cols: list[str], title: str) -> Table:
     """The Pareto designs: accuracy, carbon split, latency, energy, area, pruned dims, hardware."""
-    table = Table(title=title, show_lines=False)
-    cols = ["trial", "accuracy", "carbon kg (die/dram/op)", "latency ms", "energy mJ", "area mm²", *knob_cols,
-            "hardware c×w×d, L2 KB, bw, GLB MB"]
+    table = Table(title=title, caption="pruned dims per encoder: layers/heads/FFN blocks/hidden blocks; hardware: "
+                  "clusters×width×depth, L2 KB, L2 bw, GLB MB")
+    encoders = list(dict.fromkeys(c.split(".")[0] for c in knob_cols))
+    cols = ["trial", "accuracy", "carbon kg", "embodied die/DRAM, operational", "latency ms", "energy mJ", "area mm²",
+            *encoders, "hardware"]
     for c in cols:
-        table.add_column(c, overflow="fold")
+        table.add_column(c, no_wrap=True)
     for _, r in front.iterrows():
-        carbon = (f"{r['total_carbon_kg']:.4g} ({r['embodied_die_kg']:.3g}/{r['embodied_dram_kg']:.3g}/"
-                  f"{r['operational_kg']:.3g})")
+        split = f"{r['embodied_die_kg']:.3g}/{r['embodied_dram_kg']:.3g}, {r['operational_kg']:.3g}"
         hw = (f"{int(r['clusters'])}×{int(r['width'])}×{int(r['depth'])}, {r['l2_kb']:g}, {r['l2_bw']:g}, "
               f"{r['glb_mb']:g}")
         acc = "-" if pd.isna(r["accuracy"]) else f"{r['accuracy']:.4f}"
-        knobs = [str(int(r[k])) if pd.notna(r[k]) else "-" for k in knob_cols]
-        table.add_row(str(int(r["trial"])), acc, carbon, f"{r['latency_s'] * 1e3:.3g}",
-                      f"{r['energy_per_inference_j'] * 1e3:.3g}", f"{r['area_mm2']:.3g}", *knobs, hw)
+        dims = ["/".join(str(int(r[f"{enc}.{k}"])) if pd.notna(r[f"{enc}.{k}"]) else "-"
+                         for k in ("layers", "heads", "ffn_blocks", "hidden_blocks")) for enc in encoders]
+        table.add_row(str(int(r["trial"])), acc, f"{r['total_carbon_kg']:.4g}", split, f"{r['latency_s'] * 1e3:.3g}",
+                      f"{r['energy_per_inference_j'] * 1e3:.3g}", f"{r['area_mm2']:.3g}", *dims, hw)
     return table
 
 
 def _summary(outcome: Any, engine: Any) -> None:
     knob_cols = [c for c in outcome.table.columns if "." in c and c.split(".")[1] in
                  ("layers", "heads", "ffn_blocks", "hidden_blocks")]
-    console.print(pareto_table(outcome.front, knob_cols, f"Pareto front ({len(outcome.front)} designs)"))
+    shown = outcome.front.head(MAX_ROWS)
+    more = f", first {MAX_ROWS} shown; all in pareto.csv" if len(outcome.front) > MAX_ROWS else ""
+    console.print(pareto_table(shown, knob_cols, f"Pareto front ({len(outcome.front)} designs{more})"))
     info = outcome.info
     fp = info.get("footprint") or {}
     fp_txt = (f", search footprint {fp['emissions_kg'] * 1e3:.3g} gCO2e ({fp['energy_kwh']:.3g} kWh)"
