@@ -34,13 +34,13 @@ BUDGETS = (20, 30, 50, 100)
 STRATEGIES = ("nested", "joint", "random")
 
 
-def _config(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int) -> dict:
+def _config(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int, restarts: int, raw: int) -> dict:
     # joint/random need more Ax trials than fine-tunes: infeasible and hardware-only proposals cost none
-    trials = max_finetunes if strategy == "nested" else 4 * max_finetunes
+    trials = max_finetunes if strategy == "nested" else 3 * max_finetunes
     return {
         "model": {"id": "clip-vit-b-16"},
         "search": {"mode": mode, "strategy": strategy, "seed": seed, "trials": trials, "max_finetunes": max_finetunes,
-                   "sobol_trials": 10, "batch_size": batch},
+                   "sobol_trials": 10, "batch_size": batch, "acqf_restarts": restarts, "acqf_raw_samples": raw},
         "accuracy": {"task": "surrogate"},
     }
 
@@ -67,8 +67,9 @@ def hv_by_budget(trials: list[dict], mode_name: str, reference: dict[str, float]
     return out
 
 
-def run_one(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int) -> tuple[dict, float, int]:
-    cfg = config_from_dict(_config(mode, strategy, seed, max_finetunes, batch))
+def run_one(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int, restarts: int = 4,
+            raw: int = 256) -> tuple[dict, float, int]:
+    cfg = config_from_dict(_config(mode, strategy, seed, max_finetunes, batch, restarts, raw))
     tmp = Path(tempfile.mkdtemp(prefix="catr-bench-"))
     try:
         t0 = time.perf_counter()
@@ -87,14 +88,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--max", type=int, default=100, help="fine-tunes per run (the largest budget)")
     ap.add_argument("--batch", type=int, default=4, help="Ax candidates per generation")
+    ap.add_argument("--restarts", type=int, default=4, help="qLogNEHVI optimiser restarts")
+    ap.add_argument("--raw-samples", type=int, default=256, help="qLogNEHVI raw samples")
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = ap.parse_args()
     budgets = [b for b in BUDGETS if b <= args.max]
     results: dict[str, dict] = {}
-    for mode in args.modes.split(","):
-        for strategy in args.strategies.split(","):
-            for seed in range(args.seeds):
-                hv, wall, n_trials = run_one(mode, strategy, seed, args.max, args.batch)
+    for seed in range(args.seeds):  # seed outermost: a cut-short run still covers every mode and strategy
+        for mode in args.modes.split(","):
+            for strategy in args.strategies.split(","):
+                hv, wall, n_trials = run_one(mode, strategy, seed, args.max, args.batch, args.restarts,
+                                             args.raw_samples)
                 results[f"{mode}/{strategy}/{seed}"] = {"hv": hv, "wall_s": wall, "trials": n_trials}
                 print(f"{mode:6s} {strategy:6s} seed {seed}: " + "  ".join(
                     f"HV@{k}={hv.get(k, float('nan')):.4g}" for k in budgets) + f"  ({n_trials} trials, {wall:.0f} s)",
@@ -105,7 +109,8 @@ def main() -> None:
         for strategy in args.strategies.split(","):
             cells = []
             for k in budgets:
-                vals = [results[f"{mode}/{strategy}/{s}"]["hv"].get(k, np.nan) for s in range(args.seeds)]
+                vals = [results[f"{mode}/{strategy}/{s}"]["hv"].get(k, np.nan) for s in range(args.seeds)
+                        if f"{mode}/{strategy}/{s}" in results]
                 cells.append(f"{np.nanmean(vals):.4g} ({np.nanstd(vals):.2g})")
             print(f"{mode:6s} {strategy:8s} " + " ".join(f"{c:>16s}" for c in cells))
     if args.json:

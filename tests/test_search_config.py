@@ -105,3 +105,10 @@ def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path: Path)
     proc = subprocess.run([*CLI, "search", "--config", "no_such_preset"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert proc.returncode == 2 and proc.stderr.startswith("error: config 'no_such_preset'")
+
+
+def test_missing_weights_fail_before_anything_is_written(tmp_path: Path):
+    cfg = load_config("clip_b16_carbon", {"search.trials": 2})
+    with pytest.raises(UserError, match=r"model 'clip-vit-b-16'"):
+        Engine.start(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -79,6 +79,8 @@ class Engine:
         """A new run: checks that can fail run before anything is written."""
         problem = Problem.from_config(cfg)
         problem.preflight()
+        if problem.mode.needs_accuracy and cfg.accuracy.task != "surrogate":
+            accuracy_preflight(cfg)
         run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
         store = RunStore.create(run_dir, config_to_toml(cfg))
         return cls(cfg, store, reporter)
@@ -350,6 +352,19 @@ class Engine:
         table = self._write_outputs(extra)
         info = self.store.read_run_json()
         return SearchOutcome(self.store.root, table, self.front(table), info, self.trials)
+
+
+def accuracy_preflight(cfg: ExperimentConfig) -> None:
+    """Load the base model and bind its task once, so missing weights or data fail before anything is written.
+
+    The accuracy stage memoises the loaded model per process, so a serial search reuses it for its fine-tunes.
+    """
+    from catransformers.accuracy import base_model
+    from catransformers.accuracy.evaluate import device_of
+    from catransformers.accuracy.tasks import make_task
+
+    loaded, _ = base_model(cfg.model.id, cfg.accuracy.cache_dir)
+    make_task(loaded, cfg.accuracy.recipe(), device_of())
 
 
 # ------------------------------------------------------------------ trials table
