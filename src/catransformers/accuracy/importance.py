@@ -28,8 +28,10 @@ the two halves of each document for MiniLM, next-token loss for SmolLM2):
   heads=6                                              1634   358        62.0        1011
   layers=26,heads=6,ffn_blocks=14,hidden_blocks=15     4.9e8  1.6e5      207         4824
 
-First-order Taylor ranks single knobs well (MiniLM ffn_blocks=8: 0.653 against 0.559 for activation) but
-its layer ranking (sum of |w * grad| over a layer) is no better than removing layers from the end.
+Ablation (32 calibration docs, 16 chunks; 9 min for MiniLM on a shared 2-core CPU) gives 0.606, 0.513 and
+0.494 on the three MiniLM rows. First-order Taylor ranks single knobs well (MiniLM ffn_blocks=8: 0.653
+against 0.559 for activation) but its layer ranking (sum of |w * grad| over a layer) is no better than
+removing layers from the end.
 """
 
 from __future__ import annotations
