@@ -129,7 +129,10 @@ class Engine:
                 ax.report(rec)
         while not self._budget_spent():
             t0 = time.perf_counter()
-            proposals = ax.propose(min(s.batch_size, s.trials - len(self.trials)))
+            size = min(s.batch_size, s.trials - len(self.trials))
+            if s.max_finetunes is not None:  # do not overshoot the fine-tune budget (depends on results only)
+                size = min(size, s.max_finetunes - self.n_finetunes())
+            proposals = ax.propose(size)
             gen_s = time.perf_counter() - t0
             if not proposals:
                 break
