@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--modes", default="carbon,all")
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--max", type=int, default=100, help="fine-tunes per run (the largest budget)")
     ap.add_argument("--batch", type=int, default=4, help="Ax candidates per generation")
     ap.add_argument("--restarts", type=int, default=4, help="qLogNEHVI optimiser restarts")
@@ -94,7 +95,8 @@ def main() -> None:
     args = ap.parse_args()
     budgets = [b for b in BUDGETS if b <= args.max]
     results: dict[str, dict] = {}
-    for seed in range(args.seeds):  # seed outermost: a cut-short run still covers every mode and strategy
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for seed in seeds:  # seed outermost: a cut-short run still covers every mode and strategy
         for mode in args.modes.split(","):
             for strategy in args.strategies.split(","):
                 hv, wall, n_trials = run_one(mode, strategy, seed, args.max, args.batch, args.restarts,
@@ -109,7 +111,7 @@ def main() -> None:
         for strategy in args.strategies.split(","):
             cells = []
             for k in budgets:
-                vals = [results[f"{mode}/{strategy}/{s}"]["hv"].get(k, np.nan) for s in range(args.seeds)
+                vals = [results[f"{mode}/{strategy}/{s}"]["hv"].get(k, np.nan) for s in seeds
                         if f"{mode}/{strategy}/{s}" in results]
                 cells.append(f"{np.nanmean(vals):.4g} ({np.nanstd(vals):.2g})")
             print(f"{mode:6s} {strategy:8s} " + " ".join(f"{c:>16s}" for c in cells))
