@@ -126,3 +126,20 @@ def test_workers_two_gives_the_same_results_as_one(tmp_path: Path, evals: Path):
 
     one, two = rows(1), rows(2)
     assert len(one) == 6 and one == two
+
+
+def test_report_command_rebuilds_the_report(tmp_path: Path, evals: Path):
+    from typer.testing import CliRunner
+
+    from catransformers.cli import app
+
+    run_search(_cfg(tmp_path, search={"trials": 4}), tmp_path / "run")
+    (tmp_path / "run" / "report.html").unlink(missing_ok=True)
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "<table" in html and "total_carbon" in html.replace(" ", "_").lower()
+    printed = CliRunner().invoke(app, ["search", "--print-config", "--trials", "9", "--mode", "energy"])
+    assert printed.exit_code == 0
+    assert 'mode = "energy"' in printed.output and "trials = 9" in printed.output
+    assert "energy_per_inference_j = 0.05" in printed.output
