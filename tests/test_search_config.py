@@ -112,3 +112,13 @@ def test_missing_weights_fail_before_anything_is_written(tmp_path: Path):
     with pytest.raises(UserError, match=r"model 'clip-vit-b-16'"):
         Engine.start(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_yaml_config_is_read_like_toml(tmp_path: Path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("model:\n  id: minilm-l6\nsearch:\n  mode: latency\n  trials: 5\naccuracy:\n  task: surrogate\n")
+    cfg = load_config(str(path))
+    assert cfg.search.mode == "latency" and cfg.search.trials == 5
+    path.write_text("search:\n  trails: 5\n")
+    with pytest.raises(UserError, match=r"did you mean 'search\.trials'"):
+        load_config(str(path))

@@ -202,6 +202,16 @@ def _read_toml(source: str) -> tuple[dict[str, Any], str]:
         close = difflib.get_close_matches(Path(source).stem, preset_names(), n=1, cutoff=0.5)
         hint = f" Did you mean preset '{close[0]}'?" if close else f" Presets: {', '.join(preset_names())}."
         raise UserError(f"config '{source}' is neither a file nor a preset.{hint}")
+    if path.suffix in (".yaml", ".yml"):  # YAML too (PyYAML comes with transformers)
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            raise UserError(f"{label} is not valid YAML: {str(err).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{label}: the top level must be a mapping of sections")
+        return data, label
     try:
         return tomllib.loads(text), label
     except tomllib.TOMLDecodeError as err:
