@@ -321,6 +321,7 @@ class Engine:
             "n_designs": len(table), "n_finetunes": self.n_finetunes(),
             "hypervolume": self.hypervolume(table), "wall_s": round(wall, 2),
             "sessions": int(self.prior.get("sessions", 0)) + 1, "footprint": self.prior.get("footprint"),
+            "codecarbon": self.prior.get("footprint"),  # the report stage's name for it
             "updated": datetime.now().isoformat(timespec="seconds"),
         }
 
@@ -352,6 +353,7 @@ class Engine:
                 }
             except Exception as err:
                 extra["footprint"] = {"error": f"codecarbon: {type(err).__name__}: {err}"[:200]}
+            extra["codecarbon"] = extra["footprint"]
         table = self._write_outputs(extra)
         info = self.store.read_run_json()
         return SearchOutcome(self.store.root, table, self.front(table), info, self.trials)
