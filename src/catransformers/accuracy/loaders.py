@@ -14,7 +14,9 @@ the id and how to get it, never a hub request.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +89,9 @@ def _load_smollm2() -> LoadedModel:
         raise UserError("loading smollm2-135m needs the 'gguf' package; run `pip install gguf accelerate`")
     name = ggufs[0].name
     tokenizer = AutoTokenizer.from_pretrained(str(root), gguf_file=name, local_files_only=True)
-    model = LlamaForCausalLM.from_pretrained(str(root), gguf_file=name, dtype=torch.float32, local_files_only=True)
+    with contextlib.redirect_stderr(io.StringIO()):  # transformers' GGUF de-quantisation draws its own tqdm bar
+        model = LlamaForCausalLM.from_pretrained(str(root), gguf_file=name, dtype=torch.float32,
+                                                 local_files_only=True)
     return LoadedModel("smollm2-135m", "llama", model.eval(), tokenizer, "lee-perplexity", (ggufs[0],),
                        notes={"weights": "SmolLM2-135M-Instruct Q4_1 GGUF dequantised to float32"})
 
