@@ -64,6 +64,8 @@ def hv_by_budget(trials: list[dict], mode_name: str, reference: dict[str, float]
         for k in budgets:
             if finetunes == k and k not in out:
                 out[k] = hypervolume(np.array(points), ref, maximize)
+    out["final"] = hypervolume(np.array(points), ref, maximize) if points else 0.0
+    out["finetunes"] = finetunes
     return out
 
 
@@ -103,7 +105,9 @@ def main() -> None:
                                              args.raw_samples)
                 results[f"{mode}/{strategy}/{seed}"] = {"hv": hv, "wall_s": wall, "trials": n_trials}
                 print(f"{mode:6s} {strategy:6s} seed {seed}: " + "  ".join(
-                    f"HV@{k}={hv.get(k, float('nan')):.4g}" for k in budgets) + f"  ({n_trials} trials, {wall:.0f} s)",
+                    f"HV@{k}={hv.get(k, float('nan')):.4g}" for k in budgets)
+                    + f"  final HV {hv['final']:.4g} after {hv['finetunes']} fine-tunes"
+                    + f" ({n_trials} trials, {wall:.0f} s)",
                     flush=True)
     print("\nmean (sd) hypervolume over seeds at equal numbers of fine-tunes, CLIP ViT-B/16 spaces, surrogate accuracy")
     print(f"{'mode':6s} {'strategy':8s} " + " ".join(f"{'@' + str(k):>16s}" for k in budgets))
