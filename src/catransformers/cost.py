@@ -140,6 +140,9 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
     for key in ("clusters", "width", "depth", "precision_bits", "node_nm"):
         cols[key] = np.asarray(hw[key]).astype(int)
     embodied = die + dram
+    # Fraction of the active hours the accelerator is busy; above 1 it cannot serve the usage profile.
+    active_s = carbon.lifetime_years * 365 * carbon.hours_per_day * 3600
+    duty = carbon.inferences() * est.latency_s / active_s if active_s > 0 else np.full(n, np.inf)
     cols |= {
         "tops": tops,
         "latency_s": est.latency_s,
@@ -155,6 +158,7 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
         "total_carbon_kg": embodied + op["operational_kg"],
         "bound": est.bound,
         "bound_share": est.bound_share,
+        "duty_cycle": duty,
         "feasible": ok["tops"] & ok["area"] & ok["latency"] & ok["dram_capacity"],
     }
     cols |= {f"ok_{name}": ok[name] for name in CONSTRAINTS}
@@ -193,7 +197,7 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
     out: dict[str, Any] = {"model": spec.id, "hardware": {k: _plain(row[k]) for k in HW_KEYS}}
     for key in ("latency_s", "energy_per_inference_j", "leakage_w", "area_mm2", "tops", "dram_bytes_per_inference",
                 "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg", "operational_idle_kg",
-                "total_carbon_kg", "bound", "bound_share", "feasible", "ok_tops", "ok_area", "ok_latency",
+                "total_carbon_kg", "bound", "bound_share", "duty_cycle", "feasible", "ok_tops", "ok_area", "ok_latency",
                 "ok_dram_capacity"):
         out[key] = _plain(row[key])
     out["macs"] = float(parts["macs"].sum())

@@ -184,6 +184,10 @@ def _print_estimate(r: dict[str, Any]) -> None:
         f"{', idle power included' if u['include_idle'] else ''}\n"
         "operational carbon scales with these; change them with --lifetime-years, --inferences-per-s, "
         "--hours-per-day, --region / --ci-g-per-kwh", title="usage profile (drives operational carbon)"))
+    if r["duty_cycle"] > 1:
+        con.print(f"[bold yellow]warning:[/] one inference takes {r['latency_s']:.3g} s, so this usage profile keeps "
+                  f"the accelerator busy {r['duty_cycle']:.1f}x its active hours; it cannot serve that rate "
+                  "(lower --inferences-per-s or choose faster hardware)")
     perf = Table(title="performance", show_header=False)
     perf.add_column(style="bold")
     perf.add_column(justify="right")
