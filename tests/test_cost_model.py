@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from catransformers.cost import CostSettings, breakdown, estimate_design, evaluate_designs, pareto_mask
+from catransformers.cost import CostSettings, breakdown, estimate_design, evaluate_designs
 from catransformers.errors import UserError
 from catransformers.hardware import HardwareSpace, parse_hw
 from catransformers.models import get_model, parse_prune, prune_spec
@@ -113,10 +113,14 @@ def test_bad_hardware_tables_are_user_errors() -> None:
         HardwareSpace(width=[0, 32])
 
 
-def test_pareto_mask_by_hand() -> None:
+def test_sweep_front_by_hand() -> None:
+    """The sweep's carbon-latency front (shared report.pareto_mask, both minimised, ties kept once)."""
+    from catransformers.report.pareto import pareto_mask
+
     x = np.array([1.0, 2.0, 3.0, 2.0, 4.0])
     y = np.array([5.0, 3.0, 4.0, 3.0, 1.0])
-    assert pareto_mask(x, y).tolist() == [True, True, False, False, True]
+    mask = pareto_mask(np.column_stack([x, y]), [False, False], keep_duplicates=False)
+    assert mask.tolist() == [True, True, False, False, True]
 
 
 def test_dram_capacity_constraint() -> None:

@@ -234,16 +234,3 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
-
-
-def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Points not dominated when minimising both x and y (ties kept once)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    order = np.lexsort((y, x))
-    mask = np.zeros(len(x), bool)
-    best_y = np.inf
-    for i in order:
-        if y[i] < best_y:
-            mask[i] = True
-            best_y = y[i]
-    return mask

@@ -317,7 +317,8 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path) -> dict[str, Any]
     """Evaluate `space`, write designs.csv/.parquet, pareto.csv, pareto.png, summary.json; print the best designs."""
     import time
 
-    from catransformers.cost import evaluate_designs, pareto_mask
+    from catransformers.cost import evaluate_designs
+    from catransformers.report.pareto import pareto_mask
 
     t0 = time.perf_counter()
     df = evaluate_designs(spec, space, settings)
@@ -325,7 +326,8 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path) -> dict[str, Any]
     df.insert(0, "model", spec.id)
     df["latency_ms"] = df["latency_s"] * 1e3
     feas = df[df["feasible"]]
-    front = feas[pareto_mask(feas["total_carbon_kg"].to_numpy(), feas["latency_s"].to_numpy())]
+    objectives = feas[["total_carbon_kg", "latency_s"]].to_numpy(float)
+    front = feas[pareto_mask(objectives, [False, False], keep_duplicates=False)]
     front = front.sort_values("latency_s")
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "designs.csv", index=False)
