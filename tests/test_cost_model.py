@@ -38,7 +38,7 @@ def test_full_grid_columns_and_constraints(grid: pd.DataFrame) -> None:
 
 
 def test_removed_constraints_make_everything_feasible() -> None:
-    s = CostSettings(max_tops=None, max_area_mm2=None, max_latency_ms=None)
+    s = CostSettings(constraints={"max_tops": None, "max_area_mm2": None, "max_latency_ms": None})
     df = evaluate_designs(SPEC, HardwareSpace(width=[32], depth=[2, 64]), s)
     assert df.feasible.all()
 
@@ -126,6 +126,6 @@ def test_sweep_front_by_hand() -> None:
 def test_dram_capacity_constraint() -> None:
     spec = get_model("llama-3-8b")
     space = HardwareSpace(clusters=[4], width=[128], depth=[32], l2_kb=[512], l2_bw=[128], glb_mb=[2], dram_gb=[1, 16])
-    df = evaluate_designs(spec, space, CostSettings(workload={"prefill_tokens": 16}, max_latency_ms=None))
+    df = evaluate_designs(spec, space, CostSettings(workload={"prefill_tokens": 16}, constraints={"max_latency_ms": None}))
     assert df.ok_dram_capacity.tolist() == [False, True]  # 8.0 G int8 parameters
     assert df.feasible.tolist() == [False, True]

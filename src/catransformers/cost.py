@@ -6,57 +6,88 @@ all configs in one vectorised pass (hardware.estimate), then adds carbon and the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from catransformers.carbon.model import CarbonSettings, embodied_die_kg, embodied_dram_kg, operational_kg
 from catransformers.carbon.tables import check_dram, check_node
 from catransformers.errors import UserError
 from catransformers.hardware.config import FIXED_DEFAULTS, HW_KEYS, TEMPLATE_KEYS, HardwareConfig, HardwareSpace
 from catransformers.hardware.estimate import estimate
-from catransformers.hardware.systolic import DATAFLOWS
+from catransformers.hardware.systolic import DATAFLOWS, DEFAULT_TIMING, check_timing
 from catransformers.hardware.tech import Tech
 from catransformers.models.spec import ModelSpec
+from catransformers.strict import StrictModel
 from catransformers.workload.ops import COMPONENTS, WorkloadOptions, build_workload
+from catransformers.workload.resident import resident_bytes
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas is imported inside the functions, so `import catransformers.cost` stays light
     import pandas as pd
 
-# The paper's constraints (DESIGN §3): TOPS <= 20.48, area <= 31.99 mm2, latency <= 50 ms.
-DEFAULT_MAX_TOPS = 20.48
-DEFAULT_MAX_AREA_MM2 = 31.99
-DEFAULT_MAX_LATENCY_MS = 50.0
-CONSTRAINTS = ("tops", "area", "latency", "dram_capacity")
+# The paper's constraints (CATransformers, arXiv 2505.01386, §5 experimental setup): TOPS <= 20.48, area <= 31.99 mm2,
+# latency <= 50 ms when latency is not an objective.
+PAPER_MAX_TOPS = 20.48
+PAPER_MAX_AREA_MM2 = 31.99
+PAPER_MAX_LATENCY_MS = 50.0
+CONSTRAINTS = ("tops", "area", "latency", "dram_capacity", "duty_cycle")
+_OFF = ("none", "off", "")
 
 
-class CostSettings(BaseModel):
-    """Workload options, technology, dataflow, carbon settings and constraints (None removes a constraint)."""
+class Constraints(StrictModel):
+    """Deterministic design constraints, checked exactly before any fine-tune (None / 'none' removes a cap)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_tops: float | None = Field(PAPER_MAX_TOPS, gt=0, le=1e6, description="peak TOPS cap")
+    max_area_mm2: float | None = Field(PAPER_MAX_AREA_MM2, gt=0, le=1e6, description="die area cap")
+    max_latency_ms: float | None = Field(PAPER_MAX_LATENCY_MS, gt=0, le=1e9,
+                                         description="latency cap (the search applies it if latency is no objective)")
+    check_dram_capacity: bool = Field(True, description="weights (+ KV cache) must fit in the DRAM")
+    check_duty_cycle: bool = Field(True, description="the accelerator must keep up with the usage profile "
+                                   "(inferences x latency <= active hours)")
+
+    @field_validator("max_tops", "max_area_mm2", "max_latency_ms", mode="before")
+    @classmethod
+    def _none_text(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and v.strip().lower() in _OFF else v
+
+
+class CostSettings(StrictModel):
+    """Workload options, technology, dataflow, carbon settings and constraints."""
 
     workload: WorkloadOptions = Field(default_factory=WorkloadOptions)
     tech: Tech = Field(default_factory=Tech)
     carbon: CarbonSettings = Field(default_factory=CarbonSettings)
-    dataflow: str = Field("ws", description="ws (weight-stationary) or os (output-stationary)")
-    double_buffered: bool = Field(True, description="WS: next fold's weights load during the current fold")
-    max_tops: float | None = Field(DEFAULT_MAX_TOPS, gt=0)
-    max_area_mm2: float | None = Field(DEFAULT_MAX_AREA_MM2, gt=0)
-    max_latency_ms: float | None = Field(DEFAULT_MAX_LATENCY_MS, gt=0)
-    check_dram_capacity: bool = Field(True, description="weights (+ KV cache) must fit in dram_gb")
+    dataflow: Literal["ws", "os"] = Field("ws", description="ws (weight-stationary) or os (output-stationary)")
+    double_buffered: bool = Field(True, description="scalesim timing, WS: next fold's weights load during the current "
+                                  "fold")
+    timing: str = Field(DEFAULT_TIMING, description="systolic timing: scalesim (fold by fold, as SCALE-Sim v3), "
+                        "pipelined (folds streamed back to back) or ideal (MACs / active PEs)")
+    constraints: Constraints = Field(default_factory=Constraints)
+    profile: str = Field("default", description="the named assumption bundle these settings were resolved from")
 
-    @field_validator("dataflow")
+    @field_validator("dataflow", mode="before")
     @classmethod
-    def _dataflow(cls, v: str) -> str:
-        if v.lower() not in DATAFLOWS:
+    def _dataflow(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.lower() not in DATAFLOWS:
             raise ValueError("dataflow must be ws (weight-stationary) or os (output-stationary)")
-        return v.lower()
+        return v.lower() if isinstance(v, str) else v
+
+    @field_validator("timing", mode="before")
+    @classmethod
+    def _timing(cls, v: Any) -> Any:
+        try:
+            return check_timing(v) if isinstance(v, str) else v
+        except UserError as err:
+            raise ValueError(str(err)) from None
 
     def dataflow_text(self) -> str:
         if self.dataflow == "os":
-            return "output-stationary"
-        return "weight-stationary, " + ("double-buffered weights" if self.double_buffered else "no weight overlap")
+            return f"output-stationary, {self.timing} timing"
+        overlap = ", double-buffered weights" if self.double_buffered and self.timing == "scalesim" else ""
+        return f"weight-stationary, {self.timing} timing{overlap}"
 
 
 def hardware_columns(hardware: Any) -> dict[str, np.ndarray]:
@@ -106,43 +137,36 @@ def evaluate_designs(spec: ModelSpec, hardware: Any, settings: CostSettings | No
     return pd.DataFrame(result["columns"])
 
 
-def resident_bytes(spec: ModelSpec, options: WorkloadOptions, precision_bits: np.ndarray) -> np.ndarray:
-    """DRAM the model needs: all parameters, plus the KV cache of causal LMs (prompt + generated tokens)."""
-    from catransformers.models.params import param_count
-
-    words = float(param_count(spec))
-    for enc in spec.encoders:
-        if enc.causal:
-            tokens = (options.prefill_tokens or enc.seq_len) + options.decode_tokens
-            words += 2.0 * enc.layers * enc.kv_dim * tokens * options.batch
-    return words * np.asarray(precision_bits, dtype=float) / 8.0
+def _cap(values: np.ndarray, cap: float | None, slack: float = 0.0) -> np.ndarray:
+    return np.ones(len(values), bool) if cap is None else values <= cap + slack
 
 
 def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings, per_op: bool) -> dict[str, Any]:
     work = build_workload(spec, settings.workload)
-    est = estimate(work, hw, settings.tech, settings.dataflow, settings.double_buffered, per_op=per_op)
-    carbon = settings.carbon
+    est = estimate(work, hw, settings.tech, settings.dataflow, settings.double_buffered, per_op=per_op,
+                   timing=settings.timing)
+    carbon, cons = settings.carbon, settings.constraints
     die = embodied_die_kg(est.area_mm2, hw["node_nm"], carbon)
     dram = embodied_dram_kg(hw["dram_type"], hw["dram_gb"], carbon)
     op = operational_kg(est.energy_j, est.latency_s, est.leakage_w, carbon)
     tops = _tops(hw)
     n = len(tops)
+    # Fraction of the active hours the accelerator is busy; above 1 it cannot serve the usage profile.
+    active_s = carbon.lifetime_years * 365 * carbon.hours_per_day * 3600
+    duty = carbon.inferences() * est.latency_s / active_s if active_s > 0 else np.full(n, np.inf)
+    resident = resident_bytes(spec, settings.workload, hw["precision_bits"])
     ok = {
-        "tops": tops <= settings.max_tops + 1e-9 if settings.max_tops is not None else np.ones(n, bool),
-        "area": est.area_mm2 <= settings.max_area_mm2 if settings.max_area_mm2 is not None else np.ones(n, bool),
-        "latency": (est.latency_s * 1e3 <= settings.max_latency_ms if settings.max_latency_ms is not None
-                    else np.ones(n, bool)),
-        "dram_capacity": (resident_bytes(spec, settings.workload, hw["precision_bits"])
-                          <= np.asarray(hw["dram_gb"], float) * 1024.0**3 if settings.check_dram_capacity
+        "tops": _cap(tops, cons.max_tops, 1e-9),
+        "area": _cap(est.area_mm2, cons.max_area_mm2),
+        "latency": _cap(est.latency_s * 1e3, cons.max_latency_ms),
+        "dram_capacity": (resident <= np.asarray(hw["dram_gb"], float) * 1024.0**3 if cons.check_dram_capacity
                           else np.ones(n, bool)),
+        "duty_cycle": duty <= 1.0 if cons.check_duty_cycle else np.ones(n, bool),
     }
     cols: dict[str, Any] = {k: hw[k] for k in HW_KEYS}
     for key in ("clusters", "width", "depth", "precision_bits", "node_nm"):
         cols[key] = np.asarray(hw[key]).astype(int)
     embodied = die + dram
-    # Fraction of the active hours the accelerator is busy; above 1 it cannot serve the usage profile.
-    active_s = carbon.lifetime_years * 365 * carbon.hours_per_day * 3600
-    duty = carbon.inferences() * est.latency_s / active_s if active_s > 0 else np.full(n, np.inf)
     cols |= {
         "tops": tops,
         "latency_s": est.latency_s,
@@ -159,10 +183,27 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
         "bound": est.bound,
         "bound_share": est.bound_share,
         "duty_cycle": duty,
-        "feasible": ok["tops"] & ok["area"] & ok["latency"] & ok["dram_capacity"],
+        "feasible": np.logical_and.reduce([ok[c] for c in CONSTRAINTS]),
     }
+    for part, joules in (getattr(est, "energy_breakdown_j", None) or {}).items():
+        cols[f"energy_{part}_j"] = joules
     cols |= {f"ok_{name}": ok[name] for name in CONSTRAINTS}
+    _check_finite(cols, hw)
     return {"columns": cols, "estimate": est, "workload": work}
+
+
+_FINITE_COLUMNS = ("latency_s", "energy_per_inference_j", "area_mm2", "total_carbon_kg")
+
+
+def _check_finite(cols: dict[str, Any], hw: dict[str, np.ndarray]) -> None:
+    """Never hand on a NaN or infinite result: name the first offending design instead."""
+    for key in _FINITE_COLUMNS:
+        bad = ~np.isfinite(np.asarray(cols[key], dtype=float))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            design = ",".join(f"{k}={_plain(hw[k][i])}" for k in HW_KEYS)
+            raise UserError(f"the cost model gives a non-finite {key} for {design}: a hardware or technology figure "
+                            "is outside its physical range")
 
 
 def breakdown(spec: ModelSpec, config: HardwareConfig, settings: CostSettings | None = None) -> pd.DataFrame:
@@ -197,11 +238,14 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
     out: dict[str, Any] = {"model": spec.id, "hardware": {k: _plain(row[k]) for k in HW_KEYS}}
     for key in ("latency_s", "energy_per_inference_j", "leakage_w", "area_mm2", "tops", "dram_bytes_per_inference",
                 "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg", "operational_idle_kg",
-                "total_carbon_kg", "bound", "bound_share", "duty_cycle", "feasible", "ok_tops", "ok_area", "ok_latency",
-                "ok_dram_capacity"):
+                "total_carbon_kg", "bound", "bound_share", "duty_cycle", "feasible", *(f"ok_{c}" for c in CONSTRAINTS)):
         out[key] = _plain(row[key])
+    parts_j = {c[len("energy_"):-2]: float(row[c]) for c in row.index if c.startswith("energy_") and c.endswith("_j")
+               and c != "energy_per_inference_j"}
+    if parts_j:
+        out["energy_breakdown_j"] = parts_j
     out["macs"] = float(parts["macs"].sum())
-    out["resident_dram_bytes"] = float(resident_bytes(spec, settings.workload, np.array([config.precision_bits]))[0])
+    out["resident_dram_bytes"] = float(resident_bytes(spec, settings.workload, config.precision_bits))
     out["shares"] = {
         "embodied_die": float(row["embodied_die_kg"]) / total,
         "embodied_dram": float(row["embodied_dram_kg"]) / total,
@@ -219,8 +263,8 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
         "dram_type": str(row["dram_type"]), "dram_gb": float(row["dram_gb"]),
     }
     out["dataflow"] = settings.dataflow_text()
-    out["constraints"] = {"max_tops": settings.max_tops, "max_area_mm2": settings.max_area_mm2,
-                          "max_latency_ms": settings.max_latency_ms}
+    out["constraints"] = settings.constraints.model_dump()
+    out["profile"] = settings.profile
     out["breakdown"] = [
         {"encoder": r.encoder, "component": r.component, "label": r.component_label, "latency_s": r.latency_s,
          "energy_j": r.energy_j, "macs": r.macs, "dram_bytes": r.dram_bytes, "latency_share": r.latency_share,
@@ -234,3 +278,44 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# ---------------------------------------------------------------- sweep: a whole hardware space for one model
+
+SWEEP_OBJECTIVES = {"min_carbon": "total_carbon_kg", "min_latency": "latency_s", "min_energy": "energy_per_inference_j"}
+
+
+@dataclass
+class SweepResult:
+    """Every design of a space for one model, its feasible carbon-latency front and the best design per objective."""
+
+    designs: pd.DataFrame  # one row per config (evaluate_designs columns, plus model and latency_ms)
+    front: pd.DataFrame  # feasible designs not dominated in (total carbon, latency), by latency
+    best: dict[str, pd.Series] = field(default_factory=dict)  # SWEEP_OBJECTIVES name -> row
+    evaluate_s: float = 0.0
+
+    @property
+    def feasible(self) -> pd.DataFrame:
+        return self.designs[self.designs["feasible"]]
+
+
+def sweep_designs(spec: ModelSpec, space: HardwareSpace, settings: CostSettings | None = None) -> SweepResult:
+    """Evaluate `space` for `spec`; the front and the best feasible design per objective (ties: least carbon)."""
+    from catransformers.report.pareto import pareto_mask
+
+    settings = settings or CostSettings()
+    t0 = time.perf_counter()
+    df = evaluate_designs(spec, space, settings)
+    eval_s = time.perf_counter() - t0
+    df.insert(0, "model", spec.id)
+    df["latency_ms"] = df["latency_s"] * 1e3
+    feas = df[df["feasible"]]
+    mask = pareto_mask(feas[["total_carbon_kg", "latency_s"]].to_numpy(float), [False, False], keep_duplicates=False)
+    front = feas[mask].sort_values("latency_s")
+    best = {}
+    for name, col in SWEEP_OBJECTIVES.items():
+        if len(feas):
+            # ties (e.g. many configs at the same DRAM-bound latency) go to the lowest total carbon
+            ranked = feas.assign(_key=feas[col].round(12)).sort_values(["_key", "total_carbon_kg"], kind="stable")
+            best[name] = ranked.iloc[0].drop("_key")
+    return SweepResult(df, front, best, eval_s)

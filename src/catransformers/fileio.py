@@ -84,3 +84,31 @@ def clean_stale_temps(folder: str | Path) -> list[Path]:
                 p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def check_output_dir(path: str | Path, *, force: bool = False, files: tuple[str, ...] = (),
+                     flag: str = "--out") -> Path:
+    """Refuse an output folder that cannot take the outputs, before any work is done (one-line UserError).
+
+    It must not be a file or lie below one, must be empty unless `force`, writable, its name not too long, and none
+    of the `files` about to be written may exist as a folder.
+    """
+    from catransformers.errors import UserError
+
+    path = Path(path)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            where = "is" if part == path else f"lies below {part}, which is"
+            raise UserError(f"{flag} {path} {where} a file; choose a folder path")
+    if len(path.name.encode()) > 255 or len(str(path.absolute()).encode()) > 4000:
+        raise UserError(f"{flag} {str(path)[:60]}...: the name is too long for the file system")
+    if path.is_dir():
+        if any(path.iterdir()) and not force:
+            raise UserError(f"{flag} {path} exists and is not empty; choose another folder or pass --force")
+        for name in files:
+            if (path / name).is_dir():
+                raise UserError(f"{flag} {path}: {name} exists there as a folder; remove it or choose another folder")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {existing} is not writable; choose a folder you can write to")
+    return path

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from catransformers.carbon.tables import (
     DRAM_G_PER_GB,
@@ -26,30 +26,38 @@ from catransformers.carbon.tables import (
     use_ci,
 )
 from catransformers.errors import UserError
+from catransformers.strict import StrictModel
 
 SECONDS_PER_YEAR = 365 * 24 * 3600.0  # 365-day years, as the paper's 3 y x 6 h/day x 1/s = 23.65 M inferences
 J_PER_KWH = 3.6e6
 
 
-class CarbonSettings(BaseModel):
-    """Fab, use region and usage profile; every default is the paper's."""
+# Physical sanity ranges (stated limits): the dirtiest grids are ~1,000 g CO2e/kWh (coal), so 2,000 is a typo guard.
+MAX_GRID_G_PER_KWH = 2000.0
+MAX_LIFETIME_YEARS = 100.0
+MAX_INFERENCES_PER_S = 1e7
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class CarbonSettings(StrictModel):
+    """Fab, use region and usage profile; every default is the paper's."""
 
     gpa: int = Field(95, description="fab gas abatement level: 95, 97 or 99 %")
     fab_location: str = "taiwan"
-    fab_ci_g_per_kwh: float | None = Field(None, ge=0, description="overrides fab_location's intensity")
+    fab_ci_g_per_kwh: float | None = Field(None, ge=0, le=MAX_GRID_G_PER_KWH,
+                                           description="overrides fab_location's intensity")
     fab_yield: float = Field(0.875, gt=0, le=1)
     region: str = "california"
-    ci_g_per_kwh: float | None = Field(None, ge=0, description="use-phase intensity; overrides region")
+    ci_g_per_kwh: float | None = Field(None, ge=0, le=MAX_GRID_G_PER_KWH,
+                                       description="use-phase intensity; overrides region")
     ci_csv: str | None = Field(None, description="hourly intensity CSV, averaged over the active hours")
-    lifetime_years: float = Field(3.0, gt=0)
-    inferences_per_s: float = Field(1.0, ge=0)
+    lifetime_years: float = Field(3.0, gt=0, le=MAX_LIFETIME_YEARS)
+    inferences_per_s: float = Field(1.0, ge=0, le=MAX_INFERENCES_PER_S)
     hours_per_day: float = Field(6.0, gt=0, le=24)
     active_start_hour: float = Field(9.0, ge=0, lt=24, description="start of the daily active window (CSV)")
-    total_inferences: float | None = Field(None, ge=0, description="overrides lifetime x rate x hours")
+    total_inferences: float | None = Field(None, ge=0, le=MAX_INFERENCES_PER_S * 3600 * 24 * 365 * MAX_LIFETIME_YEARS,
+                                           description="overrides lifetime x rate x hours")
     include_idle: bool = Field(False, description="add idle power over the lifetime's non-busy time")
-    idle_power_w: float | None = Field(None, ge=0, description="idle power; None = the chip's leakage")
+    idle_power_w: float | None = Field(None, ge=0, le=1e5, description="idle power; None = the chip's leakage")
 
     @field_validator("gpa")
     @classmethod
@@ -63,6 +71,8 @@ class CarbonSettings(BaseModel):
         fab_ci(self.fab_location)  # unknown names fail early, listing what is allowed
         if self.ci_g_per_kwh is None and self.ci_csv is None:
             use_ci(self.region)
+        if self.ci_g_per_kwh is None and self.ci_csv is not None:
+            self.use_ci_g_per_kwh()  # a malformed CSV fails here, at the boundary, not mid-evaluation
 
     def inferences(self) -> float:
         """Inferences over the lifetime (23.65 M at the defaults)."""
@@ -152,12 +162,24 @@ def hourly_csv_mean(path: str | Path, start_hour: float, hours: float) -> float:
         if hour.isna().any():
             raise UserError(f"{p}: column '{time_col}' has values that are not timestamps")
     elif "hour" in cols:
-        hour = df[cols["hour"]].astype(int) % 24
+        raw_hour = pd.to_numeric(df[cols["hour"]], errors="coerce")
+        if raw_hour.isna().any() or (raw_hour != raw_hour.round()).any() or (raw_hour < 0).any() or (
+                raw_hour > 23).any():
+            raise UserError(f"{p}: column '{cols['hour']}' must hold whole hours 0-23")
+        hour = raw_hour.astype(int)
     elif len(df) == 24:
         hour = pd.Series(range(24))
     else:
         raise UserError(f"{p}: need a 'datetime' or 'hour' column, or exactly 24 rows")
-    per_hour = pd.to_numeric(df[ci_col], errors="coerce").groupby(hour.values).mean().reindex(range(24))
+    values = pd.to_numeric(df[ci_col], errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)) | (values < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(f"{p}: intensity '{df[ci_col].iloc[row]}' in row {row + 2} is not a number >= 0 g/kWh")
+    if (values > MAX_GRID_G_PER_KWH).any():
+        raise UserError(f"{p}: intensities above {MAX_GRID_G_PER_KWH:g} g/kWh (column '{ci_col}'); give g/kWh, "
+                        "not g/MWh or mg/kWh")
+    per_hour = values.groupby(hour.values).mean().reindex(range(24))
     weights = np.zeros(24)
     for h in range(24):  # overlap of [h, h+1) with the (possibly wrapping) active window
         for shift in (0, 24):

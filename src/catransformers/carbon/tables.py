@@ -1,7 +1,7 @@
 """Carbon tables: ACT per-node fab figures, fab and use-region grid intensities, DRAM embodied carbon.
 
 Sources: ACT (Gupta et al., "ACT: Designing Sustainable Computer Systems with an Architectural Carbon
-Modeling Tool", ISCA 2022) and its 2023 tables as collected in DESIGN §5; the 22 nm row is the one in the
+Modeling Tool", ISCA 2022) and its released 2023 tables (facebookresearch/ACT); the 22 nm row is the one in the
 CATransformers authors' ACT branch; use-region intensities of the CATransformers paper (arXiv 2505.01386).
 """
 
@@ -12,15 +12,15 @@ import difflib
 from catransformers.errors import UserError
 
 # ACT logic fab figures per node: energy per area (kWh/cm2), gas per area at 95 % / 99 % abatement (g/cm2),
-# materials per area (g/cm2).  22 nm: CATransformers' ACT branch (DESIGN §5).
+# materials per area (g/cm2).  22 nm: the CATransformers authors' ACT branch (released with arXiv 2505.01386).
 NODE_EPA_KWH_PER_CM2 = {28: 0.90, 22: 1.077, 20: 1.20, 14: 1.20, 10: 1.475, 7: 2.15, 5: 2.75, 3: 3.25}
 NODE_GPA95_G_PER_CM2 = {28: 175.0, 22: 188.28, 20: 190.0, 14: 200.0, 10: 240.0, 7: 350.0, 5: 430.0, 3: 470.0}
 NODE_GPA99_G_PER_CM2 = {28: 100.0, 22: 110.0, 20: 110.0, 14: 125.0, 10: 150.0, 7: 200.0, 5: 225.0, 3: 275.0}
 MPA_G_PER_CM2 = 500.0  # ACT materials procurement per area, all nodes
 NODES_NM = tuple(sorted(NODE_EPA_KWH_PER_CM2, reverse=True))
-GPA_LEVELS = (95, 97, 99)  # 97 = mean of the 95 % and 99 % abatement rows (DESIGN §5)
+GPA_LEVELS = (95, 97, 99)  # 97 = mean of the 95 % and 99 % abatement rows (this project's interpolation)
 
-# Fab-location grid carbon intensity, g CO2e/kWh (ACT 2023 table, DESIGN §5).
+# Fab-location grid carbon intensity, g CO2e/kWh (ACT's 2023 location table, Gupta et al. ISCA 2022 tool release).
 FAB_CI_G_PER_KWH = {
     "world": 481.0, "india": 713.0, "australia": 549.0, "taiwan": 642.0, "singapore": 471.0, "usa": 369.0,
     "europe": 300.0, "brazil": 98.0, "iceland": 7.3, "korea": 402.0, "japan": 446.0,
@@ -33,7 +33,7 @@ USE_CI_G_PER_KWH = {
     **{k: v for k, v in FAB_CI_G_PER_KWH.items() if k != "taiwan"},
 }
 
-# DRAM embodied carbon, g CO2e per GB (ACT DRAM table, DESIGN §5).
+# DRAM embodied carbon, g CO2e per GB (ACT's DRAM table, Gupta et al. ISCA 2022).
 DRAM_G_PER_GB = {
     "ddr3_50nm": 600.0, "ddr3_40nm": 315.0, "ddr3_30nm": 230.0, "lpddr3_30nm": 201.0, "lpddr3_20nm": 184.0,
     "lpddr2_20nm": 159.0, "lpddr4": 48.0, "ddr4_10nm": 65.0,
@@ -48,7 +48,9 @@ def _unknown(what: str, value: object, allowed: list[str]) -> UserError:
 
 def check_node(node_nm: int) -> int:
     if node_nm not in NODE_EPA_KWH_PER_CM2:
-        raise _unknown("technology node (nm)", node_nm, [str(n) for n in NODES_NM])
+        nearest = sorted(NODES_NM, key=lambda n: (abs(n - node_nm), n))[:2]  # numeric, not spelling, neighbours
+        raise UserError(f"no ACT fab data for a {node_nm} nm node (nearest: {' or '.join(map(str, nearest))} nm); "
+                        f"allowed: {', '.join(map(str, NODES_NM))}")
     return node_nm
 
 

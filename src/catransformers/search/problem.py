@@ -43,15 +43,11 @@ def _evaluate_designs(spec: ModelSpec, hardware: Any, settings: Any) -> pd.DataF
 
 def cost_settings(cfg: ExperimentConfig, mode: Mode) -> Any:
     """The cost model's settings for this experiment; the latency cap applies only where latency is no objective."""
-    from catransformers.cost import CostSettings
+    from catransformers.settings import cost_settings as resolve_cost_settings
 
-    cons = cfg.constraints
-    return CostSettings(
-        workload=cfg.workload, tech=cfg.tech, carbon=cfg.carbon, dataflow=cfg.cost.dataflow,
-        double_buffered=cfg.cost.double_buffered, max_tops=cons.max_tops, max_area_mm2=cons.max_area_mm2,
-        max_latency_ms=cons.max_latency_ms if mode.latency_capped else None,
-        check_dram_capacity=cons.check_dram_capacity,
-    )
+    sections = {"workload": cfg.workload.model_dump(), "tech": cfg.tech.model_dump(), "carbon": cfg.carbon.model_dump(),
+                "cost": cfg.cost.model_dump(), "constraints": cfg.constraints.model_dump()}
+    return resolve_cost_settings(sections, latency_capped=mode.latency_capped)
 
 
 @dataclass
@@ -158,6 +154,10 @@ class Problem:
 
     def preflight(self) -> None:
         """Fail before writing anything if no design can be feasible or the reference point excludes all of them."""
+        for name, value in self.reference.items():
+            if not np.isfinite(value):
+                raise UserError(f"reference point {name} = {value} is not a finite number; set "
+                                f"search.reference.{name} to a finite value")
         small = prune_spec(self.spec, self.smallest_prune())
         designs = self.sweep(small)
         ok = designs[designs["feasible"].astype(bool)]

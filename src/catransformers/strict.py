@@ -1,0 +1,79 @@
+"""Validation shared by every settings model: the one boundary where user numbers and sections are checked.
+
+- `StrictModel`: a frozen pydantic base that forbids unknown keys, NaN and infinities, and booleans where a number
+  is expected (pydantic would otherwise read ``trials = true`` as 1).
+- `check_finite_tree`: rejects non-finite and subnormal floats anywhere in a raw config dict before any model sees
+  it, naming the dotted key (a subnormal such as 1e-320 is no physical quantity and overflows a division).
+- `one_line`: every problem of a pydantic ValidationError in one line, dotted locations, without pydantic's
+  "Value error, " prefix.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from catransformers.errors import UserError
+
+
+def _numeric(annotation: Any) -> bool:
+    """True if the annotation is int/float, optionally inside Optional/Union or list."""
+    if annotation in (int, float):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple):
+        return any(_numeric(a) for a in typing.get_args(annotation) if a is not type(None))
+    return False
+
+
+class StrictModel(BaseModel):
+    """Frozen, unknown keys forbidden, finite numbers only, no booleans for numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: Any) -> Any:
+        field = cls.model_fields.get(info.field_name)
+        if field is None or not _numeric(field.annotation) or field.annotation is bool:
+            return value
+        items = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, bool) for v in items) and bool not in typing.get_args(field.annotation):
+            raise ValueError("must be a number, not true/false")
+        return value
+
+
+def check_finite_tree(raw: Any, where: str = "") -> None:
+    """Raise UserError for the first NaN, infinite or subnormal float in a nested dict/list (dotted key named)."""
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            check_finite_tree(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(raw, list | tuple):
+        for i, value in enumerate(raw):
+            check_finite_tree(value, f"{where}[{i}]")
+    elif isinstance(raw, float):
+        name = where or "value"
+        if not math.isfinite(raw):
+            raise UserError(f"{name} = {raw}: numbers must be finite")
+        if raw != 0.0 and abs(raw) < sys.float_info.min:
+            raise UserError(f"{name} = {raw!r}: too close to zero to be a physical value")
+
+
+def one_line(err: ValidationError, source: str = "") -> str:
+    """All problems of `err` joined in one line: 'source: a.b: msg; c: msg'."""
+    parts = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "value"
+        msg = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if item.get("type") == "extra_forbidden":
+            msg = "unknown key"
+        value = item.get("input")
+        shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) and len(repr(value)) < 40 else ""
+        parts.append(f"{loc}: {msg}{shown}")
+    prefix = f"{source}: " if source else "invalid "
+    return prefix + "; ".join(parts)
