@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -48,10 +48,22 @@ class Constraints(StrictModel):
     check_duty_cycle: bool = Field(True, description="the accelerator must keep up with the usage profile "
                                    "(inferences x latency <= active hours)")
 
+    text_number_fields: ClassVar[tuple[str, ...]] = ("max_tops", "max_area_mm2", "max_latency_ms")
+
     @field_validator("max_tops", "max_area_mm2", "max_latency_ms", mode="before")
     @classmethod
-    def _none_text(cls, v: Any) -> Any:
-        return None if isinstance(v, str) and v.strip().lower() in _OFF else v
+    def _cap_text(cls, v: Any) -> Any:
+        """A cap from text ('20', 'none'); booleans are refused."""
+        if isinstance(v, bool):
+            raise ValueError("must be a number or 'none', not true/false")
+        if isinstance(v, str):
+            if v.strip().lower() in _OFF:
+                return None
+            try:
+                return float(v)
+            except ValueError:
+                raise ValueError(f"'{v}' is not a number; give a number or 'none'") from None
+        return v
 
 
 class CostSettings(StrictModel):

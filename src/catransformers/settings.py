@@ -183,17 +183,22 @@ def flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 # ---------------------------------------------------------------- layers
 
 
-def check_exclusive(keys: set[str], where: str) -> None:
+def flag_name(key: str) -> str:
+    """The command-line spelling of a dotted key ('--region' for carbon.region), else the key itself."""
+    return next((f"--{f.name}" for f in (*FLAGS, *HARDWARE_FLAGS) if f.key == key), key)
+
+
+def check_exclusive(keys: set[str], where: str, as_flags: bool = False) -> None:
     """Refuse competing keys given together in one layer (e.g. --region with --ci-g-per-kwh)."""
     for what, group in EXCLUSIVE:
-        given = [k for k in group if k in keys]
+        given = [flag_name(k) if as_flags else k for k in group if k in keys]
         if len(given) > 1:
             raise UserError(f"{where}: {' and '.join(given)} both set {what}; give only one")
 
 
-def merge_layer(base: dict[str, Any], layer: dict[str, Any], where: str) -> dict[str, Any]:
+def merge_layer(base: dict[str, Any], layer: dict[str, Any], where: str, as_flags: bool = False) -> dict[str, Any]:
     """`base` overridden by the dotted-key dict `layer`; competing keys of `base` are dropped first."""
-    check_exclusive(set(layer), where)
+    check_exclusive(set(layer), where, as_flags)
     out = copy.deepcopy(base)
     for key in layer:
         for other in SUPERSEDES.get(key, ()):
@@ -220,7 +225,8 @@ def resolve(config: dict[str, Any] | None, flags: dict[str, Any], where: str = "
     """
     config = copy.deepcopy(config or {})
     check_finite_tree(config)
-    check_finite_tree(flags)
+    for key, value in flags.items():
+        check_finite_tree(value, flag_name(key))
     check_exclusive(set(flatten(config)), where)
     name = flags.get("cost.profile") or get_dotted(config, "cost.profile") or "default"
     prof = profile_layer(name)
@@ -228,26 +234,34 @@ def resolve(config: dict[str, Any] | None, flags: dict[str, Any], where: str = "
         prof = {k: ([v] if k.startswith("hardware.") and not isinstance(v, list) else v) for k, v in prof.items()}
     merged = merge_layer({}, prof, f"profile {name}")
     merged = merge_layer(merged, flatten(config), where)
-    merged = merge_layer(merged, flags, "command line")
+    merged = merge_layer(merged, flags, "command line", as_flags=True)
     set_dotted(merged, "cost.profile", name)
     return merged
 
 
 def cost_settings(sections: dict[str, Any], latency_capped: bool = True, where: str = "config") -> Any:
     """`CostSettings` from resolved sections; the latency cap is dropped where latency is an objective."""
-    from catransformers.cost import Constraints, CostSettings
+    from catransformers.cost import CostSettings
 
     cost = dict(sections.get("cost") or {})
     try:
-        constraints = Constraints(**(sections.get("constraints") or {}))
-        if not latency_capped:
-            constraints = constraints.model_copy(update={"max_latency_ms": None})
-        return CostSettings(workload=sections.get("workload") or {}, tech=sections.get("tech") or {},
-                            carbon=sections.get("carbon") or {}, constraints=constraints, **cost)
+        settings = CostSettings(workload=sections.get("workload") or {}, tech=sections.get("tech") or {},
+                                carbon=sections.get("carbon") or {}, constraints=sections.get("constraints") or {},
+                                **cost)
     except ValidationError as err:
-        raise UserError(one_line(err, where)) from None
+        raise UserError(one_line(err, where, name_of=_with_flag)) from None
     except TypeError as err:  # a section that is not a table, e.g. `carbon = 5`
         raise UserError(f"{where}: {err}") from None
+    if not latency_capped:
+        settings = settings.model_copy(update={"constraints": settings.constraints.model_copy(
+            update={"max_latency_ms": None})})
+    return settings
+
+
+def _with_flag(loc: str) -> str:
+    key = loc if "." in loc else f"cost.{loc}"  # CostSettings' own fields come from the [cost] section
+    flag = flag_name(key)
+    return key if flag == key else f"{key} ({flag})"
 
 
 # ---------------------------------------------------------------- typer commands with the flag table

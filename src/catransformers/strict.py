@@ -14,7 +14,8 @@ import math
 import sys
 import types
 import typing
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -32,19 +33,27 @@ def _numeric(annotation: Any) -> bool:
 
 
 class StrictModel(BaseModel):
-    """Frozen, unknown keys forbidden, finite numbers only, no booleans for numbers."""
+    """Frozen, unknown keys forbidden, finite numbers only, no booleans or strings for numbers.
+
+    A subclass that takes numbers as text on purpose (e.g. a cap given as 'none') lists those fields in
+    `text_number_fields` and parses them itself.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    text_number_fields: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_bool_for_number(cls, value: Any, info: Any) -> Any:
+    def _typed_numbers(cls, value: Any, info: Any) -> Any:
         field = cls.model_fields.get(info.field_name)
-        if field is None or not _numeric(field.annotation) or field.annotation is bool:
+        if field is None or not _numeric(field.annotation) or info.field_name in cls.text_number_fields:
             return value
+        allowed = typing.get_args(field.annotation)
         items = value if isinstance(value, list | tuple) else [value]
-        if any(isinstance(v, bool) for v in items) and bool not in typing.get_args(field.annotation):
+        if bool not in allowed and any(isinstance(v, bool) for v in items):
             raise ValueError("must be a number, not true/false")
+        if str not in allowed and any(isinstance(v, str) for v in items):
+            raise ValueError("must be a number, not text (write 3, not \"3\")")
         return value
 
 
@@ -64,16 +73,18 @@ def check_finite_tree(raw: Any, where: str = "") -> None:
             raise UserError(f"{name} = {raw!r}: too close to zero to be a physical value")
 
 
-def one_line(err: ValidationError, source: str = "") -> str:
-    """All problems of `err` joined in one line: 'source: a.b: msg; c: msg'."""
+def one_line(err: ValidationError, source: str = "", name_of: Callable[[str], str] | None = None) -> str:
+    """All problems of `err` joined in one line: 'source: a.b: msg; c: msg' (`name_of` relabels a dotted key)."""
     parts = []
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "value"
+        loc = name_of(loc) if name_of else loc
         msg = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if item.get("type") == "extra_forbidden":
             msg = "unknown key"
         value = item.get("input")
-        shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) and len(repr(value)) < 40 else ""
+        short = isinstance(value, str | int | float | bool) and len(repr(value)) < 40
+        shown = f" (got {value!r})" if short and str(value) not in msg else ""
         parts.append(f"{loc}: {msg}{shown}")
     prefix = f"{source}: " if source else "invalid "
     return prefix + "; ".join(parts)

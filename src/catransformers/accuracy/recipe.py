@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from catransformers.strict import StrictModel
 
 HealMode = Literal["distill", "supervised", "none"]
 ImportanceMethod = Literal["taylor", "activation", "magnitude", "ablation", "last"]
@@ -18,10 +20,8 @@ ImportanceMethod = Literal["taylor", "activation", "magnitude", "ablation", "las
 BUDGET_CAP_X = 10.0
 
 
-class AccuracyRecipe(BaseModel):
+class AccuracyRecipe(StrictModel):
     """How one pruned model is healed and scored. All fields enter the result-cache key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     task: str = Field("auto", description="task scorer; 'auto' = the model's default task (see tasks.TASKS)")
     heal: HealMode = Field("distill", description="distill from the unpruned model, supervised, or none")
@@ -36,9 +36,10 @@ class AccuracyRecipe(BaseModel):
     train_seq_len: int = Field(128, ge=8, description="tokens per training sequence (text tasks)")
     eval_seq_len: int = Field(256, ge=8, description="tokens per scored sequence (MiniLM's max is 256)")
     seed: int = 0
-    # 1 thread: on the shared 2-core host a MiniLM training step took 2.4 s with 1 thread and 8.4 s with 2 (OpenMP
-    # oversubscription); two search workers then fill both cores. Results are reproducible for a fixed count.
-    threads: int = Field(1, ge=1, description="torch CPU threads during a trial")
+    # 0 = all cores of this process's affinity set; always capped by the cores idle at the start of the trial and
+    # dropped to 1 mid-run if steps slow down (OpenMP spin-waiting under load; see runtime.resolve_threads).
+    # Not part of the cache key: the thread count changes scores by < 1e-8 (float summation order).
+    threads: int = Field(0, ge=0, description="torch CPU threads during a trial (0 = chosen per machine)")
     # 'activation' measured best on Lee-50 (benchmarks/bench_accuracy_trial.py): layers by block influence keep
     # 0.64 at 4 of 6 layers where first-order Taylor and removing from the end keep 0.42.
     importance: ImportanceMethod = Field(
@@ -66,6 +67,11 @@ class AccuracyResult:
     prune: str  # canonical pruned spec (format_prune)
     task: str
     heal: str
+    # 95% seeded bootstrap interval of `score` over the evaluation units (see accuracy.stats and the task's doc:
+    # documents for Lee-50, word pairs, test examples, ...) and how many units were scored. None/0 = not known.
+    score_ci_low: float | None = None
+    score_ci_high: float | None = None
+    n_items: int = 0
     loss_first: float | None = None  # mean healing loss over the first 10% of steps
     loss_last: float | None = None  # mean healing loss over the last 10% of steps
     cache_key: str = ""

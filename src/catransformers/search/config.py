@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from catransformers.accuracy.recipe import AccuracyRecipe
 from catransformers.carbon.model import CarbonSettings
@@ -113,8 +113,6 @@ class SearchSection(_Section):
 
 class AccuracySection(AccuracyRecipe):
     """The accuracy recipe, plus where results are cached and the surrogate's knobs (task = 'surrogate')."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     cache_dir: str | None = Field(None, description="accuracy result cache shared by runs (None: the accuracy "
                                   "stage's default, $CATRANSFORMERS_CACHE or ~/.cache/catransformers)")

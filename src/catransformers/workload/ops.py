@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from catransformers.errors import UserError
-from catransformers.hardware.tech import VECTOR_CYCLES_PER_ELEMENT
 from catransformers.models.spec import EncoderSpec, ModelSpec
+from catransformers.strict import StrictModel
 
 # Breakdown groups of the `estimate` output (issue 2): per encoder.
 COMPONENTS = {
@@ -28,10 +28,8 @@ COMPONENTS = {
 }
 
 
-class WorkloadOptions(BaseModel):
+class WorkloadOptions(StrictModel):
     """What one inference is: batch size and sequence lengths (None = the spec's default)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch: int = Field(1, gt=0)
     tokens: int | None = Field(None, gt=0, description="text/encoder tokens (CLIP text: 77)")
@@ -47,13 +45,12 @@ class _Builder:
     def gemm(self, enc: str, comp: str, name: str, m: int, k: int, n: int, count: int, b_dram: bool,
              extra_words: float = 0.0) -> None:
         if count > 0 and m > 0 and k > 0 and n > 0:
-            self.rows.append((enc, comp, name, True, m, k, n, count, 0.0, 0.0, b_dram, extra_words))
+            self.rows.append((enc, comp, name, True, m, k, n, count, 0.0, "", b_dram, extra_words))
 
     def vector(self, enc: str, comp: str, name: str, kind: str, elements: float, count: int = 1,
                extra_words: float = 0.0) -> None:
         if count > 0 and (elements > 0 or extra_words > 0):
-            cost = VECTOR_CYCLES_PER_ELEMENT[kind]
-            self.rows.append((enc, comp, name, False, 0, 0, 0, count, float(elements), cost, False, extra_words))
+            self.rows.append((enc, comp, name, False, 0, 0, 0, count, float(elements), kind, False, extra_words))
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ class Workload:
     n: np.ndarray
     count: np.ndarray  # float, repeats with distinct operands
     elements: np.ndarray  # float, vector-op elements per instance
-    vec_cycles_per_element: np.ndarray  # float
+    vec_kind: np.ndarray  # str, vector-op kind ('' for GEMMs); the estimator reads its cost from Tech
     b_from_dram: np.ndarray  # bool
     extra_dram_words: np.ndarray  # float per instance
 
@@ -93,7 +90,8 @@ class Workload:
         return pd.DataFrame({
             "encoder": self.encoder, "component": self.component, "name": self.name, "is_gemm": self.is_gemm,
             "m": self.m, "k": self.k, "n": self.n, "count": self.count, "elements": self.elements,
-            "macs": self.macs, "b_from_dram": self.b_from_dram, "extra_dram_words": self.extra_dram_words,
+            "macs": self.macs, "vec_kind": self.vec_kind, "b_from_dram": self.b_from_dram,
+            "extra_dram_words": self.extra_dram_words,
         })
 
 
@@ -225,5 +223,5 @@ def build_workload(spec: ModelSpec, options: WorkloadOptions | None = None) -> W
     return Workload(
         model_id=spec.id, encoder=np.asarray(cols[0]), component=np.asarray(cols[1]), name=np.asarray(cols[2]),
         is_gemm=np.asarray(cols[3], dtype=bool), m=f64(4), k=f64(5), n=f64(6), count=f64(7), elements=f64(8),
-        vec_cycles_per_element=f64(9), b_from_dram=np.asarray(cols[10], dtype=bool), extra_dram_words=f64(11),
+        vec_kind=np.asarray(cols[9], dtype=str), b_from_dram=np.asarray(cols[10], dtype=bool), extra_dram_words=f64(11),
     )
