@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).resolve().parents[1] / "benchmarks" / "fixtures" / "scalesim_v3.json"
+from catransformers.hardware import gemm_cycles
 
-try:
-    from catransformers.hardware import gemm_cycles
-except ImportError as err:  # the cost model is written in parallel; skip only while it is absent
-    pytest.skip(f"catransformers.hardware.gemm_cycles not importable yet ({err})", allow_module_level=True)
+FIXTURE = Path(__file__).resolve().parents[1] / "benchmarks" / "fixtures" / "scalesim_v3.json"
 
 
 def _cases() -> list[dict]:
