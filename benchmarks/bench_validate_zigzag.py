@@ -45,9 +45,10 @@ What differs (ours vs ZigZag on the same MAC energy, DRAM pJ/bit and sizes):
  - No leakage in ZigZag's energy: ours is compared without leakage (dynamic energy only).
  - Cycles ('cyc zz/ours'): ZigZag = latency_total2 of its minimum-energy mapping (no per-fold fill/drain), whose
    stalls come from this hierarchy's single L2 read/write port pair (8 x max(rows, cols) bits) shared by inputs,
-   weights and 32-bit partial sums (e.g. 32x32 q_proj: 113k ideal + 476k stall cycles); ours is double-buffered
-   max(compute, L2 fill, GLB, DRAM) + first fold, with the array's operand feeds not port-limited. Same DRAM
-   bandwidth (~20 B/cycle). Compare energies; cycles only show the mapping ZigZag picked.
+   weights and 32-bit partial sums (e.g. 32x32 q_proj: 113k ideal + 476k stall cycles); ours is the default
+   timing mode (pipelined folds): max(compute, L2 fill, GLB, DRAM) + first fold, with the array's operand
+   feeds not port-limited. Same DRAM bandwidth (~20 B/cycle). Compare energies; cycles only show the mapping
+   ZigZag picked.
 """
 
 
@@ -57,7 +58,7 @@ def gemm_workload(name: str, m: int, k: int, n: int, b_from_dram: bool = True) -
     return Workload(
         model_id=name, encoder=one("x", object), component=one("ffn", object), name=one(name, object),
         is_gemm=one(True, bool), m=one(m), k=one(k), n=one(n), count=one(1.0), elements=one(0.0),
-        vec_cycles_per_element=one(0.0), b_from_dram=one(b_from_dram, bool), extra_dram_words=one(0.0),
+        vec_kind=one("", str), b_from_dram=one(b_from_dram, bool), extra_dram_words=one(0.0),
     )
 
 
@@ -74,10 +75,9 @@ def ours_split_pj(case: dict, tech: Tech) -> dict[str, float]:
     hw = hw_of(case)
     est = estimate(w, hw.columns(), tech, per_op=True)
     total = float(est.dynamic_energy_j[0]) * 1e12
-    dram = float(est.dram_bytes[0]) * 8.0 * tech.lpddr_pj_per_bit
-    k_folds = np.ceil(case["k"] / case["rows"])
-    e_acc = getattr(tech, "accumulate_energy_pj", tech.mac_energy_pj)  # per partial-sum add (WS)
-    mac = case["m"] * case["k"] * case["n"] * tech.mac_energy_pj + (k_folds - 1) * case["m"] * case["n"] * e_acc
+    parts = {k: float(v[0]) * 1e12 for k, v in est.energy_breakdown_j.items()}
+    dram = parts["dram"]
+    mac = parts["mac"] + parts["register_file"]  # MAC incl. partial-sum adds (and PE registers, 0 by default)
     cycles = float(est.latency_s[0]) * hw.freq_mhz * 1e6
     return {"total": total, "mac": mac, "dram": dram, "sram": total - mac - dram, "cycles": cycles}
 

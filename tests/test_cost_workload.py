@@ -79,3 +79,21 @@ def test_pruned_attention_width_is_decoupled_from_hidden() -> None:
     assert (q.k, q.n) == (768, 6 * 64)
     o = w[(w.encoder == "vision") & (w.name == "o_proj")].iloc[0]
     assert (o.k, o.n) == (384, 768)
+
+
+def test_vector_ops_record_their_kind_and_the_estimator_reads_cycles_from_tech() -> None:
+    from catransformers.hardware import HardwareConfig, Tech, estimate
+    from catransformers.hardware.tech import VECTOR_CYCLES_PER_ELEMENT
+
+    work = build_workload(get_model("tinyclip-8m-16"))
+    kinds = set(work.vec_kind[~work.is_gemm])
+    assert {"softmax", "layernorm", "add"} <= kinds and set(work.vec_kind[work.is_gemm]) == {""}
+    assert kinds <= set(VECTOR_CYCLES_PER_ELEMENT)
+    hw = HardwareConfig(clusters=1, width=32, depth=8, l2_kb=64, l2_bw=64, glb_mb=2).columns()
+    base = estimate(work, hw, Tech(), per_op=True)
+    slow = estimate(work, hw, Tech(vector_cycles_per_element={"softmax": 50.0}), per_op=True)
+    soft = work.name == "softmax"
+    assert np.all(slow.op_latency_s[soft, 0] > base.op_latency_s[soft, 0])
+    assert np.array_equal(slow.op_latency_s[work.is_gemm, 0], base.op_latency_s[work.is_gemm, 0])
+    with pytest.raises(UserError, match="no cycles per element"):
+        Tech(vector_cycles_per_element={"softmax": 5.0}).vector_cycles(np.array(["softmax", "erf"]))

@@ -8,6 +8,20 @@ Double-buffered WS (the estimator's default) loads the next fold's weights durin
 the first fold pays the R-cycle load: ceil(K/R) * ceil(N/C) * (R + M + C - 2) + R - 1. OS has no preload to
 overlap; `double_buffered` does not change it.
 
+Timing modes (`array_cycles(..., timing=)`), F folds of one GEMM, S = streaming cycles of a fold (WS: M input
+rows; OS: K reduction steps), L = the operand preload of a fold (WS: R weight rows; OS: none beyond the stream):
+- "scalesim": fold by fold as SCALE-Sim v3 counts, nothing overlaps between folds (the closed forms above; with
+  `double_buffered` the WS weight preload of every fold after the first is hidden). Exact against SCALE-Sim.
+- "pipelined": folds streamed back to back. The next fold's weights load into the PEs' second weight register
+  while the current fold streams (WS), and its first input row enters the array the cycle after the current fold's
+  last row: the pipeline fill/drain skew (R + C - 2) and the first preload are paid once per GEMM pass; each
+  further fold costs max(S, R) (a fold shorter than the R-cycle weight load waits for it). WS:
+  2R + M + C - 3 + (F - 1) max(M, R); OS (outputs drained through a second register set while the next tile
+  accumulates): K + R + C - 3 + (F - 1) max(K, R). A single fold equals "scalesim".
+- "ideal": MACs / active PEs (no fill, drain, preload nor fold padding), the paper's released flow; active PEs =
+  min(R, K) x min(C, N) in WS, min(R, M) x min(C, N) in OS.
+Bandwidth stalls, the multi-cluster split and vector ops are added by the estimator in every mode.
+
 `bandwidth_limited_gemm_cycles` takes a `buffer_policy`: "ideal" (default, the estimator's own tiling) or
 "scalesim" (SCALE-Sim v3's double-buffered fetch policy, see scalesim_policy.py; for validating against it).
 """
@@ -21,6 +35,12 @@ from catransformers.hardware.scalesim_policy import scalesim_traffic
 
 DATAFLOWS = ("ws", "os")
 BUFFER_POLICIES = ("ideal", "scalesim")
+TIMINGS = ("scalesim", "pipelined", "ideal")
+# Default: folds streamed back to back, as shipped weight-stationary arrays do: the TPU v1 double-buffers its weight
+# tile to hide the 256 cycles of shifting the next one in (Jouppi et al., ISCA 2017, sec. 2), and each Gemmini PE
+# has two registers swapped by a `propagate` bit: in WS one holds the weight in use while the next is preloaded,
+# in OS one accumulates while the other drains (Genc et al., DAC 2021; ucb-bar/gemmini src/main/scala/gemmini/PE.scala).
+DEFAULT_TIMING = "pipelined"
 
 
 def _check_dataflow(dataflow: str) -> str:
@@ -30,11 +50,34 @@ def _check_dataflow(dataflow: str) -> str:
     return df
 
 
-def array_cycles(m, k, n, rows, cols, dataflow: str = "ws", double_buffered: bool = False):
-    """Vectorised stall-free cycles of an M x K x N GEMM on a rows x cols array (numpy broadcasting)."""
+def check_timing(timing: str) -> str:
+    """The timing mode in lower case, or UserError listing the modes."""
+    t = str(timing).lower()
+    if t not in TIMINGS:
+        raise UserError(f"unknown timing mode '{timing}'; allowed: scalesim (fold by fold, exact vs SCALE-Sim), "
+                        "pipelined (folds streamed back to back), ideal (MACs / active PEs)")
+    return t
+
+
+def array_cycles(m, k, n, rows, cols, dataflow: str = "ws", double_buffered: bool = False,
+                 timing: str = "scalesim"):
+    """Vectorised stall-free cycles of an M x K x N GEMM on a rows x cols array (numpy broadcasting).
+
+    `timing` is one of TIMINGS (module doc); `double_buffered` only changes "scalesim" (WS weight preload hidden).
+    """
     df = _check_dataflow(dataflow)
+    mode = check_timing(timing)
     m, k, n = (np.asarray(x, dtype=float) for x in (m, k, n))
     r, c = np.asarray(rows, dtype=float), np.asarray(cols, dtype=float)
+    if mode == "ideal":
+        reduce_or_rows = k if df == "ws" else m
+        return m * k * n / (np.minimum(r, reduce_or_rows) * np.minimum(c, n))
+    if mode == "pipelined":
+        if df == "ws":
+            folds = np.ceil(k / r) * np.ceil(n / c)
+            return 2 * r + m + c - 3 + (folds - 1) * np.maximum(m, r)
+        folds = np.ceil(m / r) * np.ceil(n / c)
+        return k + r + c - 3 + (folds - 1) * np.maximum(k, r)
     if df == "ws":
         folds = np.ceil(k / r) * np.ceil(n / c)
         if double_buffered:
