@@ -105,6 +105,17 @@ FLAGS: tuple[Flag, ...] = (
          "weights (+ KV cache) must fit in the DRAM (default on)", negative="no-check-dram-capacity"),
 )
 
+# Bought devices (`estimate --device`): how the device is used and charged.
+DEVICE_FLAGS: tuple[Flag, ...] = (
+    Flag("precision", "device.precision", str, "--device: int8 (default) or fp16"),
+    Flag("allocation", "device.allocation", str, "--device: auto (edge dedicated, datacenter shared), dedicated "
+         "or shared"),
+    Flag("utilisation", "device.utilisation", float, "--device, shared: fraction of the device's life it is busy"),
+    Flag("pue", "device.pue", float, "--device: data-centre PUE applied to operational energy"),
+    Flag("reuse", "device.reuse", bool, "--device: already owned, so its embodied carbon is sunk", negative="no-reuse"),
+    Flag("devices-dir", "device.devices_dir", str, "--device: folder of extra device TOML files"),
+)
+
 # Keys that replace competing keys of lower layers (a profile or a config file) when a higher layer sets them.
 _USE_CI = ("carbon.region", "carbon.ci_g_per_kwh", "carbon.ci_csv")
 _FAB_CI = ("carbon.fab_location", "carbon.fab_ci_g_per_kwh")
@@ -185,7 +196,7 @@ def flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def flag_name(key: str) -> str:
     """The command-line spelling of a dotted key ('--region' for carbon.region), else the key itself."""
-    return next((f"--{f.name}" for f in (*FLAGS, *HARDWARE_FLAGS) if f.key == key), key)
+    return next((f"--{f.name}" for f in (*FLAGS, *HARDWARE_FLAGS, *DEVICE_FLAGS) if f.key == key), key)
 
 
 def check_exclusive(keys: set[str], where: str, as_flags: bool = False) -> None:

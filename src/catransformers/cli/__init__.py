@@ -13,6 +13,7 @@ from typer._click import exceptions as click_errors  # typer 0.29 vendors click:
 
 from catransformers.cli import accuracy as accuracy_cmds
 from catransformers.cli import cost as cost_cmds
+from catransformers.cli import devices as devices_cmds
 from catransformers.cli import models as models_cmds
 from catransformers.cli import search as search_cmds
 from catransformers.errors import UserError
@@ -33,7 +34,7 @@ def _root() -> None:
     """Carbon-aware co-design of pruned Transformers and edge inference accelerators."""
 
 
-for module in (models_cmds, cost_cmds, accuracy_cmds, search_cmds):
+for module in (models_cmds, cost_cmds, devices_cmds, accuracy_cmds, search_cmds):
     module.register(app)
 
 

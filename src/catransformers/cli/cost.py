@@ -16,10 +16,12 @@ import typer
 from catransformers.errors import UserError
 from catransformers.settings import (
     COST_SECTIONS,
+    DEVICE_FLAGS,
     FLAGS,
     HARDWARE_FLAGS,
     TEMPLATE_FLAG_NAMES,
     cost_settings,
+    flag_name,
     resolve,
     unknown_key,
     with_flags,
@@ -48,23 +50,37 @@ def _flag_of(key: str) -> str:
     return next(f"--{f.name}" for f in HARDWARE_FLAGS if f.key == f"hardware.{key}")
 
 
-@with_flags(FLAGS + _FIXED_FLAGS)
+@with_flags(FLAGS + _FIXED_FLAGS + DEVICE_FLAGS)
 def estimate_cmd(
     model: str = typer.Option(..., "--model", "-m", help="Registry id or path to a Hugging Face config.json."),
-    hw: str = typer.Option(..., "--hw", help="clusters=1,width=256,depth=8,l2_kb=64,l2_bw=128,glb_mb=2"),
+    hw: str | None = typer.Option(None, "--hw", help="clusters=1,width=256,depth=8,l2_kb=64,l2_bw=128,glb_mb=2"),
+    device: str | None = typer.Option(None, "--device", help="a bought device instead of --hw (`catransformers "
+                                      "devices` lists them)"),
     prune: str | None = typer.Option(None, "--prune", help="Pruning, e.g. text.layers=6,vision.ffn_blocks=5 (CLIP)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (unit-suffixed keys)."),
     overrides: dict[str, Any] | None = None,
 ) -> None:
-    """Latency, energy, area and carbon of one model on one accelerator, with a per-component breakdown."""
-    from catransformers.cost import estimate_design
+    """Latency, energy, area and carbon of one model on one accelerator (or bought device), with breakdowns."""
     from catransformers.hardware.config import number_of, parse_hw
 
     rest, hw_flags = _split_hardware(overrides or {})
+    device_keys = sorted(k for k in rest if k.startswith("device."))
+    if (hw is None) == (device is None):
+        raise UserError("estimate: give either --hw (the accelerator template) or --device (a bought device)")
+    if device is None and device_keys:
+        raise UserError(f"estimate: {flag_name(device_keys[0])} applies to --device only")
+    if device is not None and hw_flags:
+        raise UserError(f"estimate --device: {_flag_of(next(iter(hw_flags)))} is a template setting; drop it")
     fixed = {k: number_of(k, raw, _flag_of(k)) for k, raw in hw_flags.items()}
+    device_opts = {k.split(".", 1)[1]: rest.pop(k) for k in device_keys}
     sections = resolve(None, rest | {f"hardware.{k}": v for k, v in fixed.items()}, where="estimate")
     settings = cost_settings(sections, where="estimate")
     spec = _spec(model, prune)
+    if device is not None:
+        _estimate_device(spec, device, settings, device_opts, as_json)
+        return
+    from catransformers.cost import estimate_design
+
     config = parse_hw(hw, sections.get("hardware") or {}, given_elsewhere=set(fixed))
     result = estimate_design(spec, config, settings)
     if as_json:
@@ -73,6 +89,25 @@ def estimate_cmd(
     from catransformers.cli.display import print_estimate
 
     print_estimate(result)
+
+
+def _estimate_device(spec: Any, device: str, settings: Any, options: dict[str, Any], as_json: bool) -> None:
+    from pydantic import ValidationError
+
+    from catransformers.cli.devices import render_estimate
+    from catransformers.devices.evaluate import DeviceSettings, estimate_on_device
+    from catransformers.strict import one_line
+
+    try:
+        ds = DeviceSettings(workload=settings.workload, carbon=settings.carbon, constraints=settings.constraints,
+                            **options)
+    except ValidationError as err:
+        raise UserError(one_line(err, "estimate --device")) from None
+    out = estimate_on_device(spec, device, ds)
+    if as_json:
+        typer.echo(json.dumps(out, indent=2, allow_nan=False, default=str))
+    else:
+        typer.echo(render_estimate(out))
 
 
 def read_sweep_config(path: Path | None) -> dict[str, Any]:

@@ -120,8 +120,8 @@ def print_sweep(summary: dict[str, Any], out: Path) -> None:
                   f"latency {_cap(c['max_latency_ms'])} ms, duty cycle <= 1; configs failing each: {failing}; relax "
                   "one (e.g. --max-latency-ms none)")
     else:
-        table = Table(title="best feasible designs", box=box.SIMPLE_HEAD, pad_edge=False, caption="hardware: clusters x width x depth, "
-                      "L2 KB / words per cycle, GLB MB; carbon in kg CO2e", caption_justify="left")
+        table = Table(title="best feasible designs", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
+                      caption="hardware: clusters x width x depth, L2 KB / words per cycle, GLB MB; carbon in kg CO2e")
         for col in ("best", "hardware", "ms", "mJ", "mm2", "kg", "bound"):
             table.add_column(col, justify="left" if col in ("best", "hardware") else "right", no_wrap=True)
         for name, b in summary["best"].items():
