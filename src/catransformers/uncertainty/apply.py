@@ -1,0 +1,81 @@
+"""Apply one joint sample to the cost model's settings: the seam between the sampler and the cost model.
+
+``kind = "absolute"`` draws replace the setting; ``kind = "factor"`` draws multiply the setting's resolved
+value (for the grid intensities: the region's or fab location's figure when no number is given). Keys of the
+``dram`` section have no setting of their own: ``dram.pj_per_bit`` multiplies today's per-family DRAM energies
+(``tech.lpddr_pj_per_bit``, ``tech.ddr_pj_per_bit``) and both DRAM factors are returned for a cost model that
+takes its DRAM figures from the memory technology table. Keys naming a setting that does not exist are
+returned in ``skipped`` and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from catransformers.carbon.model import CarbonSettings
+from catransformers.carbon.tables import fab_ci
+from catransformers.errors import UserError
+from catransformers.hardware.tech import Tech
+from catransformers.uncertainty.table import DistributionTable, load_table
+
+DRAM_ENERGY_FIELDS = ("lpddr_pj_per_bit", "ddr_pj_per_bit")
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """The settings of one joint sample."""
+
+    tech: Tech
+    carbon: CarbonSettings
+    dram_pj_per_bit_factor: float = 1.0
+    dram_g_per_gb_factor: float = 1.0
+    skipped: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _carbon_base(carbon: CarbonSettings, name: str) -> float:
+    """A carbon setting's resolved value (what the model would use), the base of a factor."""
+    if name == "ci_g_per_kwh":
+        return carbon.use_ci_g_per_kwh()
+    if name == "fab_ci_g_per_kwh":
+        return carbon.fab_ci_g_per_kwh if carbon.fab_ci_g_per_kwh is not None else fab_ci(carbon.fab_location)
+    return float(getattr(carbon, name))
+
+
+def settings_for_sample(samples: Mapping[str, np.ndarray], i: int, tech: Tech | None = None,
+                        carbon: CarbonSettings | None = None,
+                        table: DistributionTable | None = None) -> SampleSettings:
+    """The Tech and CarbonSettings of joint sample ``i`` of ``samples`` (from ``draw``), on top of the given ones."""
+    tech = tech or Tech()
+    carbon = carbon or CarbonSettings()
+    tab = table or load_table()
+    n = len(next(iter(samples.values()))) if samples else 0
+    if not 0 <= i < n:
+        raise UserError(f"sample index {i} is outside the {n} samples drawn")
+    tech_upd: dict[str, float] = {}
+    carbon_upd: dict[str, float] = {}
+    factors = {"pj_per_bit": 1.0, "g_per_gb": 1.0}
+    skipped: list[str] = []
+    for key, values in samples.items():
+        if key not in tab.figure:
+            raise UserError(f"no distribution for '{key}'; the table has: {', '.join(tab.keys())}")
+        dist, x = tab.figure[key], float(values[i])
+        section, name = key.split(".", 1)
+        if section == "dram" and name in factors:
+            factors[name] = x  # the table allows only factors in the dram section
+        elif section == "tech" and name in Tech.model_fields:
+            tech_upd[name] = x * float(getattr(tech, name)) if dist.kind == "factor" else x
+        elif section == "carbon" and name in CarbonSettings.model_fields:
+            carbon_upd[name] = x * _carbon_base(carbon, name) if dist.kind == "factor" else x
+        else:
+            skipped.append(key)
+    for name in DRAM_ENERGY_FIELDS:
+        tech_upd[name] = tech_upd.get(name, float(getattr(tech, name))) * factors["pj_per_bit"]
+    return SampleSettings(
+        tech=Tech.model_validate({**tech.model_dump(), **tech_upd}),
+        carbon=CarbonSettings.model_validate({**carbon.model_dump(), **carbon_upd}),
+        dram_pj_per_bit_factor=factors["pj_per_bit"], dram_g_per_gb_factor=factors["g_per_gb"],
+        skipped=tuple(skipped),
+    )
