@@ -80,4 +80,4 @@ def test_unknown_names_list_what_is_allowed() -> None:
     with pytest.raises(ValidationError, match="95, 97, 99"):
         CarbonSettings(gpa=90)
     with pytest.raises(UserError, match="lpddr3_20nm"):
-        embodied_dram_kg(np.array(["ddr5"]), np.array([1.0]), CarbonSettings())
+        embodied_dram_kg(np.array(["ddr9"]), np.array([1.0]), CarbonSettings())

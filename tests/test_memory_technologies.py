@@ -7,9 +7,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from catransformers.carbon.tables import DRAM_G_PER_GB
 from catransformers.errors import UserError
-from catransformers.hardware.tech import DEFAULT_DRAM_BW_GBPS
 from catransformers.memory import (
     BYTES_PER_GB,
     CANDIDATE_COLUMNS,
@@ -30,6 +28,12 @@ from catransformers.memory import (
 )
 from catransformers.memory.technologies import parse_table
 
+# ACT's DRAM table, g CO2e per GB (Gupta et al., ISCA 2022, tool release): the oracle the memory table must keep.
+ACT_DRAM_G_PER_GB = {"ddr3_50nm": 600.0, "ddr3_40nm": 315.0, "ddr3_30nm": 230.0, "lpddr3_30nm": 201.0,
+                     "lpddr3_20nm": 184.0, "lpddr2_20nm": 159.0, "lpddr4": 48.0, "ddr4_10nm": 65.0}
+# Two LPDDR3-1600 x32 channels (JEDEC JESD209-3): 2 x 1600 MT/s x 32 bit / 8 = 12.8 GB/s, the template's default.
+LPDDR3_TWO_CHANNELS_GBPS = 12.8
+
 GIB = BYTES_PER_GB
 SHIPPED = resources.files("catransformers.memory").joinpath("technologies.toml").read_text()
 
@@ -46,7 +50,7 @@ def test_table_has_the_issue_technologies_and_acts_names():
     names = technology_names()
     for family in ("lpddr3", "lpddr4", "lpddr4x", "lpddr5", "lpddr5x", "ddr4", "ddr5", "hbm2e", "hbm3"):
         assert resolve(family) in names
-    for act_name, grams in DRAM_G_PER_GB.items():  # ACT's DRAM table stays valid, with ACT's figures
+    for act_name, grams in ACT_DRAM_G_PER_GB.items():  # ACT's DRAM table stays valid, with ACT's figures
         assert resolve(act_name) == act_name
         assert g_per_gb(act_name) == grams
     assert resolve("LPDDR3") == "lpddr3_20nm"  # the paper's DRAM
@@ -93,7 +97,7 @@ def test_bandwidth_is_channels_times_rate_times_width():
     assert bandwidth_gbps("hbm3") == pytest.approx(819.2)
     assert bandwidth_gbps("hbm2e") == pytest.approx(409.6)
     # the cost model's default (two LPDDR3-1600 x32 channels) is the LPDDR3 entry's default
-    assert bandwidth_gbps("lpddr3_20nm") == pytest.approx(DEFAULT_DRAM_BW_GBPS)
+    assert bandwidth_gbps("lpddr3_20nm") == pytest.approx(LPDDR3_TWO_CHANNELS_GBPS)
     np.testing.assert_allclose(bandwidth_gbps("ddr4", np.array([1, 2, 4])), [25.6, 51.2, 102.4])
     t = get("lpddr5x")
     assert bandwidth_gbps(t, 3) == pytest.approx(3 * t.rate_mts * t.channel_bits / 8 / 1000)
@@ -144,7 +148,7 @@ def test_candidates_smallest_next_and_on_chip_only():
     d1 = df[(df["design"] == 1) & (df["memory"] == "lpddr3_20nm")]
     assert d1["dram_gb"].tolist() == [0.5, 1.0]
     # a 0.5 GB LPDDR3 part is one x32 die (6.4 GB/s); 1 GB drives the default two channels (the cost model's 12.8)
-    np.testing.assert_allclose(d1["dram_bw_gbps"], [DEFAULT_DRAM_BW_GBPS / 2, DEFAULT_DRAM_BW_GBPS])
+    np.testing.assert_allclose(d1["dram_bw_gbps"], [LPDDR3_TWO_CHANNELS_GBPS / 2, LPDDR3_TWO_CHANNELS_GBPS])
     assert d1["dram_channels"].tolist() == [1, 2]
     assert len(df) == 1 + 3 * 2 * 2
     assert df.groupby("design")["memory"].first().tolist() == ["none", "lpddr4", "lpddr4"]

@@ -42,7 +42,7 @@ def test_misspelled_nested_key_suggests_the_right_one():
 
 
 def test_wrong_type_and_bad_values_are_one_line():
-    with pytest.raises(UserError, match=r"search.trials: Input should be a valid integer") as err:
+    with pytest.raises(UserError, match=r"search.trials: must be a number, not text") as err:
         config_from_dict(_raw(search={"trials": "many"}))
     assert "\n" not in str(err.value)
     with pytest.raises(UserError, match=r"search\.mode"):

@@ -158,7 +158,7 @@ def test_a_sample_becomes_settings():
     # factors multiply the resolved value: Taiwan's use and fab intensities, the per-family DRAM energies
     assert got.carbon.ci_g_per_kwh == pytest.approx(524.0 * samples["carbon.ci_g_per_kwh"][3])
     assert got.carbon.fab_ci_g_per_kwh == pytest.approx(642.0 * samples["carbon.fab_ci_g_per_kwh"][3])
-    assert got.tech.lpddr_pj_per_bit == pytest.approx(Tech().lpddr_pj_per_bit * samples["dram.pj_per_bit"][3])
+    assert got.tech.dram_energy_scale == pytest.approx(Tech().dram_energy_scale * samples["dram.pj_per_bit"][3])
     assert got.dram_g_per_gb_factor == samples["dram.g_per_gb"][3]
     assert set(got.skipped) == {k for k, d in load_table().figure.items() if d.new_setting}
     with pytest.raises(UserError, match="outside the 8 samples"):

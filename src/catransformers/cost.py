@@ -17,13 +17,14 @@ from catransformers.carbon.model import CarbonSettings, embodied_die_kg, embodie
 from catransformers.carbon.tables import check_dram, check_node
 from catransformers.errors import UserError
 from catransformers.hardware.config import FIXED_DEFAULTS, HW_KEYS, TEMPLATE_KEYS, HardwareConfig, HardwareSpace
+from catransformers.hardware.dram import complete_dram
 from catransformers.hardware.estimate import estimate
 from catransformers.hardware.systolic import DATAFLOWS, DEFAULT_TIMING, check_timing
 from catransformers.hardware.tech import Tech
 from catransformers.models.spec import ModelSpec
 from catransformers.strict import StrictModel
 from catransformers.workload.ops import COMPONENTS, WorkloadOptions, build_workload
-from catransformers.workload.resident import resident_bytes
+from catransformers.workload.resident import peak_activation_bytes, resident_bytes
 
 if TYPE_CHECKING:  # pandas is imported inside the functions, so `import catransformers.cost` stays light
     import pandas as pd
@@ -120,13 +121,22 @@ def hardware_columns(hardware: Any) -> dict[str, np.ndarray]:
     n = len(data["clusters"])
     for key in HW_KEYS:
         if key not in data:
-            data[key] = np.full(n, FIXED_DEFAULTS[key], dtype=object if key == "dram_type" else None)
+            loose = FIXED_DEFAULTS[key] is None or key == "dram_type"
+            data[key] = np.full(n, FIXED_DEFAULTS[key], dtype=object if loose else None)
+    derived = ("dram_channels", "dram_bw_gbps")  # missing (None / NaN) = from the memory table
     for key in HW_KEYS:
         if key == "dram_type":
             data[key] = np.asarray([check_dram(str(t)) for t in data[key]])
             continue
+        if key in derived:
+            arr = np.asarray([np.nan if v is None else v for v in data[key]], dtype=float)
+            if np.any(arr[~np.isnan(arr)] <= 0) or np.any(np.isinf(arr)):
+                raise UserError(f"hardware column '{key}' has zero, negative or infinite values")
+            data[key] = np.asarray([None if np.isnan(v) else v for v in arr], dtype=object)
+            continue
         arr = np.asarray(data[key], dtype=float)
-        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        low_ok = arr >= 0 if key == "dram_gb" else arr > 0
+        if not np.all(np.isfinite(arr)) or not np.all(low_ok):
             raise UserError(f"hardware column '{key}' has zero, negative or missing values")
         data[key] = arr
     for node in np.unique(data["node_nm"]):
@@ -145,8 +155,42 @@ def evaluate_designs(spec: ModelSpec, hardware: Any, settings: CostSettings | No
 
     settings = settings or CostSettings()
     hw = hardware_columns(hardware)
+    if isinstance(hardware, HardwareSpace) and hardware.memory:
+        hw = expand_memory(hw, hardware.memory, spec, settings)
     result = _evaluate(spec, hw, settings, per_op=False)
     return pd.DataFrame(result["columns"])
+
+
+def expand_memory(hw: dict[str, np.ndarray], memory: list[str], spec: ModelSpec,
+                  settings: CostSettings) -> dict[str, np.ndarray]:
+    """Every config paired with the memory candidates of `memory` for this model (catransformers.memory):
+
+    per listed technology the smallest sold part that holds the resident bytes and the next one up, and on chip
+    only where the weights and the largest activations fit in the global buffer. A `memory_candidate` column
+    says which (smallest / next / on_chip).
+    """
+    from catransformers.hardware.config import memory_technologies
+    from catransformers.memory import NO_MEMORY, memory_candidates
+
+    resident = resident_bytes(spec, settings.workload, hw["precision_bits"])
+    glb = None
+    if "auto" in memory or NO_MEMORY in memory:
+        work = build_workload(spec, settings.workload)
+        glb = np.maximum(np.asarray(hw["glb_mb"], float) * 1024.0**2
+                         - peak_activation_bytes(work, hw["precision_bits"]), 0.0)
+    cand = memory_candidates(resident, memory_technologies(memory), glb)
+    if cand.empty:
+        raise UserError(f"memory {memory}: no candidate holds {spec.id} ({float(np.max(resident)) / 1e6:.1f} MB); "
+                        "add a DRAM technology or larger global buffers")
+    idx = cand["design"].to_numpy()
+    out = {k: np.asarray(v)[idx] for k, v in hw.items()}
+    on_chip = cand["memory"].to_numpy() == NO_MEMORY
+    out["dram_type"] = cand["memory"].to_numpy().astype(str)
+    out["dram_gb"] = cand["dram_gb"].to_numpy(dtype=float)
+    out["dram_channels"] = np.where(on_chip, None, cand["dram_channels"].to_numpy()).astype(object)
+    out["dram_bw_gbps"] = np.full(len(idx), None, dtype=object)  # channels x rate x width (hardware/dram.py)
+    out["memory_candidate"] = cand["candidate"].to_numpy().astype(str)
+    return out
 
 
 def _cap(values: np.ndarray, cap: float | None, slack: float = 0.0) -> np.ndarray:
@@ -155,6 +199,7 @@ def _cap(values: np.ndarray, cap: float | None, slack: float = 0.0) -> np.ndarra
 
 def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings, per_op: bool) -> dict[str, Any]:
     work = build_workload(spec, settings.workload)
+    hw = complete_dram(hw, settings.tech)
     est = estimate(work, hw, settings.tech, settings.dataflow, settings.double_buffered, per_op=per_op,
                    timing=settings.timing)
     carbon, cons = settings.carbon, settings.constraints
@@ -167,15 +212,21 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
     active_s = carbon.lifetime_years * 365 * carbon.hours_per_day * 3600
     duty = carbon.inferences() * est.latency_s / active_s if active_s > 0 else np.full(n, np.inf)
     resident = resident_bytes(spec, settings.workload, hw["precision_bits"])
+    dram_bytes_cap = np.asarray(hw["dram_gb"], float) * 1024.0**3
+    # on chip only: the weights (+ KV cache) and the largest GEMM's activations share the global buffer
+    on_chip_cap = np.asarray(hw["glb_mb"], float) * 1024.0**2 - peak_activation_bytes(work, hw["precision_bits"])
+    capacity = np.where(dram_bytes_cap > 0, dram_bytes_cap, on_chip_cap)
     ok = {
         "tops": _cap(tops, cons.max_tops, 1e-9),
         "area": _cap(est.area_mm2, cons.max_area_mm2),
         "latency": _cap(est.latency_s * 1e3, cons.max_latency_ms),
-        "dram_capacity": (resident <= np.asarray(hw["dram_gb"], float) * 1024.0**3 if cons.check_dram_capacity
-                          else np.ones(n, bool)),
+        "dram_capacity": resident <= capacity if cons.check_dram_capacity else np.ones(n, bool),
         "duty_cycle": duty <= 1.0 if cons.check_duty_cycle else np.ones(n, bool),
     }
-    cols: dict[str, Any] = {k: hw[k] for k in HW_KEYS}
+    cols: dict[str, Any] = {k: hw[k] for k in (*HW_KEYS, "dram_pj_per_bit")}
+    if "memory_candidate" in hw:
+        cols["memory_candidate"] = hw["memory_candidate"]
+    cols["dram_channels"] = np.asarray(hw["dram_channels"]).astype(int)
     for key in ("clusters", "width", "depth", "precision_bits", "node_nm"):
         cols[key] = np.asarray(hw[key]).astype(int)
     embodied = die + dram
@@ -192,6 +243,7 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
         "operational_kg": op["operational_kg"],
         "operational_idle_kg": op["idle_kg"],
         "total_carbon_kg": embodied + op["operational_kg"],
+        "fleet_total_carbon_kg": (embodied + op["operational_kg"]) * carbon.fleet_size,
         "bound": est.bound,
         "bound_share": est.bound_share,
         "duty_cycle": duty,
@@ -267,7 +319,8 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
         "lifetime_years": carbon.lifetime_years, "inferences_per_s": carbon.inferences_per_s,
         "hours_per_day": carbon.hours_per_day, "total_inferences": carbon.inferences(),
         "use_ci_g_per_kwh": carbon.use_ci_g_per_kwh(), "use_ci_source": carbon.use_ci_source(),
-        "include_idle": carbon.include_idle,
+        "include_idle": carbon.include_idle, "fleet_size": carbon.fleet_size,
+        "fleet_total_carbon_kg": total * carbon.fleet_size,
     }
     out["fab"] = {
         "node_nm": int(row["node_nm"]), "gpa": carbon.gpa, "fab_location": carbon.fab_location,

@@ -65,9 +65,12 @@ HARDWARE_FLAGS: tuple[Flag, ...] = (
     Flag("freq-mhz", "hardware.freq_mhz", str, "clock in MHz (default 625)"),
     Flag("precision-bits", "hardware.precision_bits", str, "operand bits: 4, 8 (default) or 16"),
     Flag("node", "hardware.node_nm", str, "technology node in nm (default 22)"),
-    Flag("dram", "hardware.dram_type", str, "DRAM technology (default lpddr3_20nm)"),
-    Flag("dram-gb", "hardware.dram_gb", str, "DRAM capacity in GB (default 1)"),
-    Flag("dram-bw-gbps", "hardware.dram_bw_gbps", str, "DRAM bandwidth in GB/s (default 12.8)"),
+    Flag("dram", "hardware.dram_type", str, "DRAM technology (default lpddr3_20nm; none = on chip only)"),
+    Flag("dram-gb", "hardware.dram_gb", str, "DRAM capacity in GB (default 1; 0 = on chip only)"),
+    Flag("dram-channels", "hardware.dram_channels", str, "DRAM channels (default: the part's bus)"),
+    Flag("memory", "hardware.memory", str, "sweep: memory chosen per design, 'auto' (edge LPDDR parts and on chip "
+         "only) or technologies, e.g. lpddr4,lpddr5,none"),
+    Flag("dram-bw-gbps", "hardware.dram_bw_gbps", str, "DRAM bandwidth in GB/s (default: channels x rate x width)"),
 )
 TEMPLATE_FLAG_NAMES = ("clusters", "width", "depth", "l2-kb", "l2-bw", "glb-mb")
 
@@ -90,6 +93,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("inferences-per-s", "carbon.inferences_per_s", float, "inference rate while active (default 1)"),
     Flag("hours-per-day", "carbon.hours_per_day", float, "active hours per day (default 6)"),
     Flag("total-inferences", "carbon.total_inferences", float, "lifetime inference count (instead of the rate)"),
+    Flag("fleet", "carbon.fleet_size", int, "devices deployed with the design (fleet totals; default 1)"),
     Flag("idle", "carbon.include_idle", bool, "add idle (leakage) power over non-busy time", negative="no-idle"),
     Flag("idle-power-w", "carbon.idle_power_w", float, "idle power in W (default: the chip's leakage)"),
     Flag("gpa", "carbon.gpa", int, "fab gas abatement: 95 (default), 97 or 99"),

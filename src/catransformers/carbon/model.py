@@ -16,11 +16,10 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from catransformers.carbon.tables import (
-    DRAM_G_PER_GB,
     MPA_G_PER_CM2,
     NODE_EPA_KWH_PER_CM2,
-    check_dram,
     check_gpa,
+    dram_g_per_gb,
     fab_ci,
     gpa_g_per_cm2,
     use_ci,
@@ -58,6 +57,7 @@ class CarbonSettings(StrictModel):
                                            description="overrides lifetime x rate x hours")
     include_idle: bool = Field(False, description="add idle power over the lifetime's non-busy time")
     idle_power_w: float | None = Field(None, ge=0, le=1e5, description="idle power; None = the chip's leakage")
+    fleet_size: int = Field(1, ge=1, le=10**10, description="devices deployed with this design (fleet totals)")
 
     @field_validator("gpa")
     @classmethod
@@ -115,7 +115,7 @@ def embodied_die_kg(area_mm2: np.ndarray, node_nm: np.ndarray, settings: CarbonS
 
 def embodied_dram_kg(dram_type: np.ndarray, dram_gb: np.ndarray, settings: CarbonSettings) -> np.ndarray:
     """DRAM embodied carbon per config (kg)."""
-    per_gb = _lookup(np.asarray(dram_type), lambda t: DRAM_G_PER_GB[check_dram(str(t))])
+    per_gb = _lookup(np.asarray(dram_type), lambda t: dram_g_per_gb(str(t)))
     return per_gb * np.asarray(dram_gb, dtype=float) / settings.fab_yield / 1000.0
 
 

@@ -33,11 +33,8 @@ USE_CI_G_PER_KWH = {
     **{k: v for k, v in FAB_CI_G_PER_KWH.items() if k != "taiwan"},
 }
 
-# DRAM embodied carbon, g CO2e per GB (ACT's DRAM table, Gupta et al. ISCA 2022).
-DRAM_G_PER_GB = {
-    "ddr3_50nm": 600.0, "ddr3_40nm": 315.0, "ddr3_30nm": 230.0, "lpddr3_30nm": 201.0, "lpddr3_20nm": 184.0,
-    "lpddr2_20nm": 159.0, "lpddr4": 48.0, "ddr4_10nm": 65.0,
-}
+# DRAM embodied carbon per GB: ACT's DRAM table and the other technologies live in the memory technology table
+# (catransformers/memory/technologies.toml, each figure with its source); `dram_g_per_gb` reads it.
 
 
 def _unknown(what: str, value: object, allowed: list[str]) -> UserError:
@@ -55,10 +52,18 @@ def check_node(node_nm: int) -> int:
 
 
 def check_dram(dram_type: str) -> str:
-    key = dram_type.lower().replace("-", "_")
-    if key not in DRAM_G_PER_GB:
-        raise _unknown("DRAM type", dram_type, list(DRAM_G_PER_GB))
-    return key
+    """The canonical memory technology name ('none' = on chip only), or UserError listing the names."""
+    from catransformers.hardware.dram import memory_name
+
+    return memory_name(dram_type)
+
+
+def dram_g_per_gb(dram_type: str) -> float:
+    """Embodied g CO2e per GB of a memory technology (0 for on-chip only)."""
+    from catransformers.memory import NO_MEMORY, g_per_gb
+
+    name = check_dram(dram_type)
+    return 0.0 if name == NO_MEMORY else g_per_gb(name)
 
 
 def check_gpa(gpa: int) -> int:

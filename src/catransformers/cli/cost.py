@@ -30,7 +30,7 @@ from catransformers.settings import (
 # A sweep is evaluated in memory: ~2 KB per design in the designs table.
 MAX_SWEEP_POINTS = 1_000_000
 SWEEP_FILES = ("designs.csv", "designs.parquet", "pareto.csv", "pareto.png", "summary.json")
-_FIXED_FLAGS = tuple(f for f in HARDWARE_FLAGS if f.name not in TEMPLATE_FLAG_NAMES)
+_FIXED_FLAGS = tuple(f for f in HARDWARE_FLAGS if f.name not in (*TEMPLATE_FLAG_NAMES, "memory"))
 
 
 def _spec(model: str, prune: str | None):
@@ -134,8 +134,8 @@ def _space(sections: dict[str, Any], label: str) -> Any:
     raw = dict(sections.get("hardware") or {})
     raw.pop("fixed", None)  # the model-only mode's accelerator: not a space
     for key, value in raw.items():
-        if key not in HW_KEYS:
-            raise unknown_key(f"hardware.{key}", [f"hardware.{k}" for k in HW_KEYS], label)
+        if key not in (*HW_KEYS, "memory"):
+            raise unknown_key(f"hardware.{key}", [f"hardware.{k}" for k in (*HW_KEYS, "memory")], label)
         raw[key] = value if isinstance(value, list) else [value]
     space = HardwareSpace(**raw)
     if len(space) > MAX_SWEEP_POINTS:
@@ -167,7 +167,9 @@ def sweep_cmd(
         raise UserError("sweep: give --model (or a --config with [model] id)")
     prune = prune if prune is not None else (model_cfg.get("prune") or None)
     rest, hw_flags = _split_hardware(overrides or {})
-    lists = {f"hardware.{k}": parse_list(k, raw, _flag_of(k)) for k, raw in hw_flags.items()}
+    lists = {f"hardware.{k}": parse_list(k, raw, _flag_of(k)) for k, raw in hw_flags.items() if k != "memory"}
+    if "memory" in hw_flags:
+        lists["hardware.memory"] = [m.strip() for m in hw_flags["memory"].split(",") if m.strip()]
     sections = resolve(file_cfg, rest | lists, where=label, list_hardware=True)
     settings = cost_settings(sections, where=label)
     space = _space(sections, label)
@@ -197,6 +199,7 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path) -> dict[str, Any]
 
 
 _SUMMARY_KEYS = ("clusters", "width", "depth", "l2_kb", "l2_bw", "glb_mb", "node_nm", "dram_type", "dram_gb",
+                 "dram_bw_gbps",
                  "latency_s", "energy_per_inference_j", "area_mm2", "tops", "embodied_kg", "operational_kg",
                  "total_carbon_kg", "duty_cycle", "bound")
 

@@ -32,6 +32,12 @@ def _cap(value: float | None, unit: str = "") -> str:
     return "no cap" if value is None else f"<= {value:g}{unit}"
 
 
+def describe_memory(row: Any) -> str:
+    """'lpddr4 0.25G', 'lpddr3_20nm 1G' or 'on chip' (weights in the global buffer)."""
+    kind, gb = str(row["dram_type"]), float(row["dram_gb"])
+    return "on chip" if kind == "none" or gb == 0 else f"{kind} {gb:g}G"
+
+
 def print_estimate(r: dict[str, Any]) -> None:
     con = console()
     hw = r["hardware"]
@@ -93,6 +99,8 @@ def print_estimate(r: dict[str, Any]) -> None:
     if r["operational_idle_kg"]:
         carbon.add_row("  of which idle", f"{r['operational_idle_kg']:.4f}", "")
     carbon.add_row("[bold]total[/]", f"[bold]{r['total_carbon_kg']:.4f}[/]", "100 %")
+    if u.get("fleet_size", 1) > 1:
+        carbon.add_row(f"fleet of {u['fleet_size']:,}", f"{u['fleet_total_carbon_kg']:,.1f}", "")
     con.print(carbon)
     parts = Table(title="per-component breakdown (energy includes leakage while busy)")
     for col in ("encoder", "component", "ms", "lat %", "mJ", "en. %", "GMAC", "DRAM MB"):
@@ -121,13 +129,15 @@ def print_sweep(summary: dict[str, Any], out: Path) -> None:
                   "one (e.g. --max-latency-ms none)")
     else:
         table = Table(title="best feasible designs", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
-                      caption="hardware: clusters x width x depth, L2 KB / words per cycle, GLB MB; carbon in kg CO2e")
-        for col in ("best", "hardware", "ms", "mJ", "mm2", "kg", "bound"):
-            table.add_column(col, justify="left" if col in ("best", "hardware") else "right", no_wrap=True)
+                      caption="hardware: clusters x width x depth, L2 KB / words per cycle, GLB MB; carbon in kg "
+                      "CO2e; area, bound and the rest in summary.json")
+        for col in ("min", "hardware", "memory", "ms", "mJ", "kg"):
+            table.add_column(col, justify="left" if col in ("min", "hardware", "memory") else "right",
+                             no_wrap=True)
         for name, b in summary["best"].items():
-            table.add_row(name.replace("_", " "), describe_hardware(b, compact=True), f"{b['latency_s'] * 1e3:.3g}",
-                          f"{b['energy_per_inference_j'] * 1e3:.3g}", f"{b['area_mm2']:.3g}",
-                          f"{b['total_carbon_kg']:.4f}", b["bound"][:4])
+            table.add_row(name.removeprefix("min_"), describe_hardware(b, compact=True), describe_memory(b),
+                          f"{b['latency_s'] * 1e3:.3g}", f"{b['energy_per_inference_j'] * 1e3:.3g}",
+                          f"{b['total_carbon_kg']:.4g}")
         con.print(table)
     con.print(f"wrote {out}/: " + ", ".join(("designs.csv", "designs.parquet", "pareto.csv", "pareto.png",
                                               "summary.json")))

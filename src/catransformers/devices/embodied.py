@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catransformers.carbon.model import CarbonSettings
-from catransformers.carbon.tables import DRAM_G_PER_GB
+from catransformers.carbon.tables import dram_g_per_gb
 from catransformers.devices.schema import DeviceFile
 
 # NVIDIA, "Product Carbon Footprint (PCF) Summary: NVIDIA HGX H100" (2024): 1,312 kg CO2e per 8-GPU HGX H100
@@ -27,9 +27,9 @@ LLMCARBON_KG_PER_GB = 0.4
 # technology in ACT's DRAM table, Gupta et al. ISCA 2022); HBM: derived from NVIDIA's HGX H100 footprint above.
 MEMORY_KG_PER_GB = {
     "hbm": HBM_KG_PER_GB,
-    "lpddr": DRAM_G_PER_GB["lpddr4"] / 1000.0,
-    "gddr": DRAM_G_PER_GB["ddr4_10nm"] / 1000.0,
-    "ddr": DRAM_G_PER_GB["ddr4_10nm"] / 1000.0,
+    "lpddr": dram_g_per_gb("lpddr4") / 1000.0,
+    "gddr": dram_g_per_gb("ddr4_10nm") / 1000.0,
+    "ddr": dram_g_per_gb("ddr4_10nm") / 1000.0,
 }
 MEMORY_FACTOR_SOURCE = {
     "hbm": "NVIDIA HGX H100 PCF 2024 (42 % of 1,312 kg over 640 GB HBM3)",

@@ -12,17 +12,18 @@ import math
 from typing import Any
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from catransformers.carbon.tables import check_dram, check_node
+from catransformers.carbon.tables import check_node
 from catransformers.errors import UserError
-from catransformers.hardware.tech import DEFAULT_DRAM_BW_GBPS
+from catransformers.hardware.dram import memory_name
+from catransformers.memory import EDGE_TECHNOLOGIES, NO_MEMORY
 from catransformers.strict import StrictModel
 
 TEMPLATE_KEYS = ("clusters", "width", "depth", "l2_kb", "l2_bw", "glb_mb")
-FIXED_KEYS = ("freq_mhz", "precision_bits", "node_nm", "dram_type", "dram_gb", "dram_bw_gbps")
+FIXED_KEYS = ("freq_mhz", "precision_bits", "node_nm", "dram_type", "dram_gb", "dram_channels", "dram_bw_gbps")
 HW_KEYS = TEMPLATE_KEYS + FIXED_KEYS
-INT_KEYS = ("clusters", "width", "depth", "precision_bits", "node_nm")
+INT_KEYS = ("clusters", "width", "depth", "precision_bits", "node_nm", "dram_channels")
 PRECISIONS = (4, 8, 16)
 
 # The paper's search values (arXiv 2505.01386, hardware search space): 3 x 4 x 6 x 5 x 3 x 3 = 3,240 points.
@@ -38,14 +39,15 @@ PAPER_GRID: dict[str, list[Any]] = {
 # (arXiv 2505.01386).
 FIXED_DEFAULTS: dict[str, Any] = {
     "freq_mhz": 625.0, "precision_bits": 8, "node_nm": 22, "dram_type": "lpddr3_20nm", "dram_gb": 1.0,
-    "dram_bw_gbps": DEFAULT_DRAM_BW_GBPS,
+    "dram_channels": None, "dram_bw_gbps": None,  # None: from the memory table (1 GB LPDDR3: 2 channels, 12.8 GB/s)
 }
 _MEANING = {
     "clusters": "number of tensor-core clusters", "width": "systolic array columns (and vector lanes)",
     "depth": "systolic array rows", "l2_kb": "per-cluster L2 SRAM in KB", "l2_bw": "GLB->L2 words/cycle",
     "glb_mb": "global buffer in MB", "freq_mhz": "clock in MHz", "precision_bits": "operand bits",
-    "node_nm": "technology node in nm", "dram_type": "DRAM technology", "dram_gb": "DRAM capacity in GB",
-    "dram_bw_gbps": "DRAM bandwidth in GB/s",
+    "node_nm": "technology node in nm", "dram_type": "DRAM technology ('none': on chip only)",
+    "dram_gb": "DRAM capacity in GB (0: on chip only)", "dram_channels": "DRAM channels (default: the part's bus)",
+    "dram_bw_gbps": "DRAM bandwidth in GB/s (default: channels x data rate x width)",
 }
 
 
@@ -73,8 +75,9 @@ class HardwareConfig(StrictModel):
     precision_bits: int = Field(FIXED_DEFAULTS["precision_bits"])
     node_nm: int = Field(FIXED_DEFAULTS["node_nm"])
     dram_type: str = FIXED_DEFAULTS["dram_type"]
-    dram_gb: float = Field(FIXED_DEFAULTS["dram_gb"], gt=0, le=MAX_DRAM_GB)
-    dram_bw_gbps: float = Field(FIXED_DEFAULTS["dram_bw_gbps"], ge=DRAM_BW_RANGE_GBPS[0], le=DRAM_BW_RANGE_GBPS[1])
+    dram_gb: float = Field(FIXED_DEFAULTS["dram_gb"], ge=0, le=MAX_DRAM_GB)
+    dram_channels: int | None = Field(None, ge=1, le=64)
+    dram_bw_gbps: float | None = Field(None, ge=DRAM_BW_RANGE_GBPS[0], le=DRAM_BW_RANGE_GBPS[1])
 
     @field_validator("precision_bits")
     @classmethod
@@ -95,9 +98,33 @@ class HardwareConfig(StrictModel):
     @classmethod
     def _dram(cls, v: str) -> str:
         try:
-            return check_dram(v)
+            return memory_name(v)
         except UserError as err:
             raise ValueError(str(err)) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_chip_only(cls, data: Any) -> Any:
+        """dram_gb = 0 and dram_type = 'none' say the same thing (weights in the global buffer): either implies both."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        kind = str(data.get("dram_type", FIXED_DEFAULTS["dram_type"])).strip().lower()
+        gb = data.get("dram_gb", FIXED_DEFAULTS["dram_gb"])
+        if kind == NO_MEMORY and "dram_gb" not in data:
+            data["dram_gb"] = 0.0
+        elif gb == 0 and "dram_type" not in data:
+            data["dram_type"] = NO_MEMORY
+        elif (kind == NO_MEMORY) != (gb == 0):
+            raise ValueError(f"dram_type={kind} with dram_gb={gb}: an on-chip-only design has dram_type none and "
+                             "dram_gb 0; a DRAM needs a capacity > 0")
+        if kind == NO_MEMORY and (data.get("dram_channels") or data.get("dram_bw_gbps")):
+            raise ValueError("an on-chip-only design (dram_type none) has no DRAM channels or bandwidth")
+        return data
+
+    @property
+    def has_dram(self) -> bool:
+        return self.dram_gb > 0
 
     @property
     def tops(self) -> float:
@@ -130,9 +157,36 @@ class HardwareSpace(StrictModel):
     node_nm: list[int] = Field(default_factory=lambda: [FIXED_DEFAULTS["node_nm"]])
     dram_type: list[str] = Field(default_factory=lambda: [FIXED_DEFAULTS["dram_type"]])
     dram_gb: list[float] = Field(default_factory=lambda: [FIXED_DEFAULTS["dram_gb"]])
-    dram_bw_gbps: list[float] = Field(default_factory=lambda: [FIXED_DEFAULTS["dram_bw_gbps"]])
+    dram_channels: list[int | None] = Field(default_factory=lambda: [None])
+    dram_bw_gbps: list[float | None] = Field(default_factory=lambda: [None])
+    memory: list[str] = Field(default_factory=list, description="memory chosen per design: 'auto' (the edge LPDDR "
+                              "family and on chip only) or technology names and 'none'; the smallest part that holds "
+                              "the model and the next one up are tried. Empty: the dram_* lists above")
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory_list(cls, v: Any) -> Any:
+        items = [v] if isinstance(v, str) else v
+        if not isinstance(items, list):
+            return v
+        out = []
+        for item in items:
+            name = str(item).strip().lower()
+            if name != MEMORY_AUTO:
+                try:
+                    name = memory_name(name)
+                except UserError as err:
+                    raise ValueError(str(err)) from None
+            out.append(name)
+        return out
 
     def model_post_init(self, _ctx: Any) -> None:
+        if self.memory:
+            given = [k for k in ("dram_type", "dram_gb", "dram_channels", "dram_bw_gbps")
+                     if getattr(self, k) != [FIXED_DEFAULTS[k]]]
+            if given:
+                raise UserError(f"hardware space: memory = {self.memory} chooses the DRAM per design; drop "
+                                f"{', '.join(given)} (or drop memory)")
         for key in HW_KEYS:
             values = getattr(self, key)
             if not values:
@@ -141,12 +195,16 @@ class HardwareSpace(StrictModel):
         base = {k: getattr(self, k)[0] for k in HW_KEYS}
         for key in HW_KEYS:
             for v in getattr(self, key):
-                _validated(base | {key: v}, where=key)
+                _validated(_consistent(base | {key: v}, key), where=key)
 
     def __len__(self) -> int:
+        """Points of the product (with `memory`, each is tried with up to two parts per technology and on chip)."""
         n = 1
         for key in HW_KEYS:
             n *= len(getattr(self, key))
+        if self.memory:
+            techs = len(memory_technologies(self.memory))
+            n *= 2 * techs + (MEMORY_AUTO in self.memory or NO_MEMORY in self.memory)
         return n
 
     def grid(self) -> dict[str, np.ndarray]:
@@ -155,14 +213,49 @@ class HardwareSpace(StrictModel):
         idx = np.indices([len(v) for v in lists]).reshape(len(lists), -1)
         out: dict[str, np.ndarray] = {}
         for key, values, ix in zip(HW_KEYS, lists, idx, strict=True):
-            arr = np.asarray([check_dram(v) for v in values] if key == "dram_type" else values)
+            arr = np.asarray([memory_name(v) for v in values] if key == "dram_type" else values,
+                             dtype=object if key in ("dram_channels", "dram_bw_gbps") else None)
             out[key] = arr[ix]
+        # a product of memory lists pairs 'none' with capacities and DRAMs with 0 GB: keep consistent points only
+        on_chip = out["dram_type"] == NO_MEMORY
+        keep = on_chip == (np.asarray(out["dram_gb"], dtype=float) == 0)
+        if not keep.all():
+            out = {k: v[keep] for k, v in out.items()}
         return out
 
     def configs(self) -> list[HardwareConfig]:
         """Every point as a HardwareConfig (slow for big spaces; prefer grid())."""
         lists = [getattr(self, k) for k in HW_KEYS]
-        return [HardwareConfig(**dict(zip(HW_KEYS, vals, strict=True))) for vals in itertools.product(*lists)]
+        points = (dict(zip(HW_KEYS, vals, strict=True)) for vals in itertools.product(*lists))
+        return [HardwareConfig(**p) for p in points
+                if (str(p["dram_type"]).lower() == NO_MEMORY) == (p["dram_gb"] == 0)]
+
+
+MEMORY_AUTO = "auto"
+
+
+def memory_technologies(memory: list[str]) -> list[str]:
+    """The DRAM technologies a `memory` list tries ('auto' = the edge LPDDR family)."""
+    names = [m for m in memory if m not in (MEMORY_AUTO, NO_MEMORY)]
+    if MEMORY_AUTO in memory:
+        names = [*EDGE_TECHNOLOGIES, *(n for n in names if n not in EDGE_TECHNOLOGIES)]
+    return list(dict.fromkeys(names))
+
+
+def _consistent(values: dict[str, Any], key: str) -> dict[str, Any]:
+    """A space's point for checking one value: the memory pair made consistent around the value checked."""
+    if key == "dram_type":
+        on_chip = str(values["dram_type"]).strip().lower() == NO_MEMORY
+        gb = values["dram_gb"] if values["dram_gb"] > 0 else FIXED_DEFAULTS["dram_gb"]
+        return values | {"dram_gb": 0.0 if on_chip else gb} | ({"dram_channels": None, "dram_bw_gbps": None}
+                                                             if on_chip else {})
+    if key == "dram_gb":
+        kind = values["dram_type"] if str(values["dram_type"]).lower() != NO_MEMORY else FIXED_DEFAULTS["dram_type"]
+        return values | ({"dram_type": NO_MEMORY, "dram_channels": None, "dram_bw_gbps": None}
+                         if values["dram_gb"] == 0 else {"dram_type": kind})
+    if str(values["dram_type"]).lower() == NO_MEMORY or values["dram_gb"] == 0:
+        return values | {"dram_type": NO_MEMORY, "dram_gb": 0.0, "dram_channels": None, "dram_bw_gbps": None}
+    return values
 
 
 def _validated(values: dict[str, Any], where: str) -> HardwareConfig:
@@ -171,9 +264,9 @@ def _validated(values: dict[str, Any], where: str) -> HardwareConfig:
     except ValidationError as err:
         parts = []
         for item in err.errors():
-            key = ".".join(str(p) for p in item["loc"]) or where
+            key = ".".join(str(p) for p in item["loc"])
             msg = item["msg"].removeprefix("Value error, ")
-            parts.append(f"'{key}={values.get(key)}': {msg} ({_MEANING.get(key, key)})")
+            parts.append(f"'{key}={values.get(key)}': {msg} ({_MEANING.get(key, key)})" if key else msg)
         raise UserError("hardware " + "; ".join(parts)) from None
 
 

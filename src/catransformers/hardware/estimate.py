@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from catransformers.hardware.area import area_parts_mm2
+from catransformers.hardware.dram import complete_dram
 from catransformers.hardware.node import node_factors
 from catransformers.hardware.systolic import (
     DEFAULT_TIMING,
@@ -39,9 +40,7 @@ from catransformers.hardware.systolic import (
     fill_read_bytes,
 )
 from catransformers.hardware.tech import (
-    DRAM_PJ_PER_BIT,
     Tech,
-    dram_family,
     sram_energy_per_byte_pj,
 )
 
@@ -87,14 +86,6 @@ def _nodes(hw: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(hw.get("node_nm", np.full(len(np.asarray(hw["clusters"])), 22)))
 
 
-def _dram_pj_per_bit(hw: dict[str, np.ndarray], tech: Tech) -> np.ndarray:
-    per_family = {"lpddr": tech.lpddr_pj_per_bit, "ddr": tech.ddr_pj_per_bit}
-    assert set(per_family) == set(DRAM_PJ_PER_BIT)
-    types = np.asarray(hw["dram_type"])
-    uniq, inv = np.unique(types, return_inverse=True)
-    return np.array([per_family[dram_family(str(t))] for t in uniq])[inv]
-
-
 def _chunk(w: Workload, hw: dict[str, np.ndarray], tech: Tech, df: str, db: bool, timing: str,
            vec_cpe: np.ndarray) -> dict[str, np.ndarray]:
     col = lambda key: _col(hw, key)  # noqa: E731
@@ -103,7 +94,8 @@ def _chunk(w: Workload, hw: dict[str, np.ndarray], tech: Tech, df: str, db: bool
     l2_bytes, glb_bytes = col("l2_kb") * 1024.0, col("glb_mb") * 1024.0**2
     l2_bw_words = col("l2_bw")
     freq_hz = col("freq_mhz") * 1e6
-    dram_bpc = col("dram_bw_gbps") * 1e9 / freq_hz
+    has_dram = col("dram_gb") > 0  # else on chip only: what would come from DRAM is read from the global buffer
+    dram_bpc = np.where(has_dram, col("dram_bw_gbps"), 1.0) * 1e9 / freq_hz
     glb_bpc = (col("glb_mb") * 1024.0 / tech.glb_bank_kb) * tech.glb_bank_port_bytes
 
     g = w.is_gemm[:, None]
@@ -136,7 +128,7 @@ def _chunk(w: Workload, hw: dict[str, np.ndarray], tech: Tech, df: str, db: bool
     dram_onchip = np.where(on_chip <= glb_cap, 0.0, on_chip)
     extra = w.extra_dram_words[:, None] * wb
     dram = np.where(g, np.where(b_dram, dram_b, dram_onchip), 0.0) + extra
-    dram_cycles = dram / dram_bpc
+    dram_cycles = np.where(has_dram, dram / dram_bpc, 0.0)
 
     glb_traffic = np.where(g, p * l2_fill, 0.0) + dram
     glb_cycles = glb_traffic / glb_bpc
@@ -172,7 +164,7 @@ def _chunk(w: Workload, hw: dict[str, np.ndarray], tech: Tech, df: str, db: bool
     e_l2 = sram_energy_per_byte_pj(col("l2_kb"), l2_port_bits, tech.sram_port_width_exponent) * sram_e
     e_glb = sram_energy_per_byte_pj(col("glb_mb") * 1024.0, tech.glb_bank_port_bytes * 8.0,
                                     tech.sram_port_width_exponent) * sram_e
-    e_dram_bit = _dram_pj_per_bit(hw, tech)[None, :]
+    e_dram_bit = col("dram_pj_per_bit")
     count = w.count[:, None]
     zero = np.zeros(op_seconds.shape)
     parts = {
@@ -180,11 +172,12 @@ def _chunk(w: Workload, hw: dict[str, np.ndarray], tech: Tech, df: str, db: bool
         "register_file": np.where(g, e_rf, 0.0),
         "l2": np.where(g, (array_bytes + p * l2_fill) * e_l2, 2 * elements * wb * e_l2),
         "glb": glb_traffic * e_glb,
-        "dram": dram * 8.0 * e_dram_bit,
+        "dram": np.where(has_dram, dram * 8.0 * e_dram_bit, 0.0),
         "vector": np.where(g, 0.0, elements * cpe * tech.vector_op_energy_pj * logic_e),
     }
     parts = {key: (zero + v) * count * 1e-12 for key, v in parts.items()}  # J, all repeats
-    return {"op_seconds": op_seconds, "parts_j": parts, "dram_bytes": dram * count, "bound_idx": bound_idx}
+    return {"op_seconds": op_seconds, "parts_j": parts, "dram_bytes": np.where(has_dram, dram, 0.0) * count,
+            "bound_idx": bound_idx}
 
 
 def leakage_w(hw: dict[str, np.ndarray], tech: Tech) -> np.ndarray:
@@ -215,6 +208,8 @@ def estimate(workload: Workload, hw: dict[str, np.ndarray], tech: Tech | None = 
     db = bool(double_buffered) and mode == "scalesim"
     label = "scalesim+db" if db and df == "ws" else mode
     vec_cpe = tech.vector_cycles(workload.vec_kind)
+    if "dram_pj_per_bit" not in hw:
+        hw = complete_dram(hw, tech)
     n_cfg = len(np.asarray(hw["clusters"]))
     n_ops = len(workload)
     step = max(1, _MAX_CELLS // max(n_ops, 1))

@@ -58,13 +58,8 @@ GLB_BANK_KB = 128.0
 GLB_BANK_PORT_BYTES = 16.0
 
 # --- DRAM ----------------------------------------------------------------------------------------------------
-# Access energy per bit: LPDDR 8 pJ/bit (stated assumption; we use 4-15 pJ/bit as its sensitivity range); DDR3/DDR4
-# 20 pJ/bit (lower end of Horowitz ISSCC 2014's 20-40 pJ/bit DRAM range).
-DRAM_PJ_PER_BIT = {"lpddr": 8.0, "ddr": 20.0}
-# Default bandwidth: LPDDR3-1600 (JEDEC JESD209-3) = 1600 MT/s x 32-bit channel = 6.4 GB/s per channel;
-# two channels (64-bit bus, typical of mobile SoCs) is a stated assumption -> 12.8 GB/s.
-LPDDR3_1600_CHANNEL_GBPS = 6.4
-DEFAULT_DRAM_BW_GBPS = 2 * LPDDR3_1600_CHANNEL_GBPS
+# Access energy, bandwidth and capacities per technology live in the memory technology table
+# (catransformers/memory/technologies.toml, each figure cited); see hardware/dram.py for how a config uses them.
 
 # --- vector unit ---------------------------------------------------------------------------------------------
 # Cycles per element per lane (stated assumptions: one ALU op per cycle; transcendental functions by a
@@ -86,11 +81,6 @@ VECTOR_LANE_AREA_UM2 = 379.7
 L2_INSTANCES_PER_CLUSTER = 2.0
 GLB_INSTANCES = 1.0
 CLUSTER_OVERHEAD_MM2 = 0.0
-
-
-def dram_family(dram_type: str) -> str:
-    """'lpddr' for LPDDR parts, 'ddr' otherwise (selects the access energy)."""
-    return "lpddr" if dram_type.startswith("lpddr") else "ddr"
 
 
 class Tech(StrictModel):
@@ -117,8 +107,9 @@ class Tech(StrictModel):
     logic_leak_mw_per_mm2: float = Field(LOGIC_LEAK_MW_PER_MM2, ge=0)
     glb_bank_kb: float = Field(GLB_BANK_KB, gt=0)
     glb_bank_port_bytes: float = Field(GLB_BANK_PORT_BYTES, gt=0)
-    lpddr_pj_per_bit: float = Field(DRAM_PJ_PER_BIT["lpddr"], gt=0)
-    ddr_pj_per_bit: float = Field(DRAM_PJ_PER_BIT["ddr"], gt=0)
+    lpddr_pj_per_bit: float | None = Field(None, gt=0, description="overrides the memory table's LPDDR pJ/bit")
+    ddr_pj_per_bit: float | None = Field(None, gt=0, description="overrides the table's other DRAM (DDR, HBM) pJ/bit")
+    dram_energy_scale: float = Field(1.0, gt=0, description="multiplies every DRAM access energy")
     accumulator_bytes: int = Field(4, ge=1, description="partial-sum width in the output buffer")
     area_scale: float = Field(1.0, gt=0, description="multiplies all areas (on top of node scaling)")
     energy_scale: float = Field(1.0, gt=0, description="multiplies all on-chip dynamic energies (on top of node)")

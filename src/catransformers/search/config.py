@@ -312,11 +312,11 @@ def config_to_toml(cfg: ExperimentConfig) -> str:
         if value is None:
             data["constraints"][key] = "none"
 
-    def strip(node: Any) -> Any:
+    def strip(node: Any) -> Any:  # TOML has no null: unset values (and [None] lists: 'derived') are left out
         if isinstance(node, dict):
-            return {k: strip(v) for k, v in node.items() if v is not None}
+            return {k: strip(v) for k, v in node.items() if v is not None and v != [None]}
         if isinstance(node, list):
-            return [strip(v) for v in node]
+            return [strip(v) for v in node if v is not None]
         return node
 
     text = tomli_w.dumps(strip(data))

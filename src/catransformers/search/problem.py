@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from catransformers.errors import UserError
-from catransformers.hardware.config import TEMPLATE_KEYS, HardwareSpace
+from catransformers.hardware.config import HW_KEYS, TEMPLATE_KEYS, HardwareSpace
 from catransformers.models import (
     PRUNE_KEYS,
     EncoderPrune,
@@ -119,7 +119,7 @@ class Problem:
         if hw is None:
             config = self.cfg.hardware.fixed
         else:
-            base = {k: getattr(self.hw_space, k)[0] for k in HardwareSpace.model_fields}
+            base = {k: getattr(self.hw_space, k)[0] for k in HW_KEYS}
             config = HardwareConfig(**(base | {k: hw[k] for k in TEMPLATE_KEYS if k in hw}))
         return _evaluate_designs(pruned, config, self.settings).reset_index(drop=True)
 

@@ -2,10 +2,10 @@
 
 ``kind = "absolute"`` draws replace the setting; ``kind = "factor"`` draws multiply the setting's resolved
 value (for the grid intensities: the region's or fab location's figure when no number is given). Keys of the
-``dram`` section have no setting of their own: ``dram.pj_per_bit`` multiplies today's per-family DRAM energies
-(``tech.lpddr_pj_per_bit``, ``tech.ddr_pj_per_bit``) and both DRAM factors are returned for a cost model that
-takes its DRAM figures from the memory technology table. Keys naming a setting that does not exist are
-returned in ``skipped`` and change nothing.
+``dram`` section are factors on the memory technology's figures: ``dram.pj_per_bit`` multiplies
+``tech.dram_energy_scale`` (which scales every technology's access energy, or the LPDDR / DDR overrides where
+given), ``dram.g_per_gb`` has no setting (the embodied DRAM carbon is multiplied by it where used); both factors
+are returned. Keys naming a setting that does not exist are returned in ``skipped`` and change nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from catransformers.errors import UserError
 from catransformers.hardware.tech import Tech
 from catransformers.uncertainty.table import DistributionTable, load_table
 
-DRAM_ENERGY_FIELDS = ("lpddr_pj_per_bit", "ddr_pj_per_bit")
+DRAM_ENERGY_FIELD = "dram_energy_scale"  # Tech field the dram.pj_per_bit factor multiplies
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,7 @@ def settings_for_sample(samples: Mapping[str, np.ndarray], i: int, tech: Tech | 
             carbon_upd[name] = x * _carbon_base(carbon, name) if dist.kind == "factor" else x
         else:
             skipped.append(key)
-    for name in DRAM_ENERGY_FIELDS:
-        tech_upd[name] = tech_upd.get(name, float(getattr(tech, name))) * factors["pj_per_bit"]
+    tech_upd[DRAM_ENERGY_FIELD] = tech_upd.get(DRAM_ENERGY_FIELD, float(tech.dram_energy_scale)) * factors["pj_per_bit"]
     return SampleSettings(
         tech=Tech.model_validate({**tech.model_dump(), **tech_upd}),
         carbon=CarbonSettings.model_validate({**carbon.model_dump(), **carbon_upd}),
