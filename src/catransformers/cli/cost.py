@@ -58,6 +58,9 @@ def estimate_cmd(
                                       "devices` lists them)"),
     prune: str | None = typer.Option(None, "--prune", help="Pruning, e.g. text.layers=6,vision.ffn_blocks=5 (CLIP)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (unit-suffixed keys)."),
+    uncertainty: int | None = typer.Option(None, "--uncertainty", help="joint samples of the uncertain figures "
+                                           "(uncertainty/distributions.toml): P5/P50/P95 of carbon and energy"),
+    seed: int = typer.Option(0, "--seed", help="seed of the uncertainty samples"),
     overrides: dict[str, Any] | None = None,
 ) -> None:
     """Latency, energy, area and carbon of one model on one accelerator (or bought device), with breakdowns."""
@@ -77,12 +80,18 @@ def estimate_cmd(
     settings = cost_settings(sections, where="estimate")
     spec = _spec(model, prune)
     if device is not None:
+        if uncertainty is not None:
+            raise UserError("estimate: --uncertainty covers the accelerator template (--hw), not --device yet")
         _estimate_device(spec, device, settings, device_opts, as_json)
         return
     from catransformers.cost import estimate_design
 
     config = parse_hw(hw, sections.get("hardware") or {}, given_elsewhere=set(fixed))
     result = estimate_design(spec, config, settings)
+    if uncertainty is not None:
+        from catransformers.uncertainty.propagate import bands, evaluate_uncertain
+
+        result["uncertainty"] = bands(evaluate_uncertain(spec, config, settings, uncertainty, seed), 0)
     if as_json:
         typer.echo(json.dumps(result, indent=2, allow_nan=False))
         return
@@ -153,6 +162,9 @@ def sweep_cmd(
     config: Path | None = typer.Option(None, "--config", help="An experiment TOML: its \\[hardware] lists, "
                                        "\\[carbon], \\[workload], \\[constraints], \\[tech], \\[cost] and \\[model]."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
+    uncertainty: int | None = typer.Option(None, "--uncertainty", help="joint samples of the uncertain figures: "
+                                           "P5/P50/P95 per design and P(min carbon) per front design"),
+    seed: int = typer.Option(0, "--seed", help="seed of the uncertainty samples"),
     overrides: dict[str, Any] | None = None,
 ) -> None:
     """Evaluate every config of a hardware space (default: the paper's 3,240 points) for one model."""
@@ -174,18 +186,41 @@ def sweep_cmd(
     settings = cost_settings(sections, where=label)
     space = _space(sections, label)
     spec = _spec(model, prune)
+    if uncertainty is not None:
+        from catransformers.uncertainty.propagate import check_samples
+
+        check_samples(uncertainty, len(space))  # N <= 0 or too many samples: refused before any work
     check_output_dir(out, force=force, files=SWEEP_FILES)
-    run_sweep(spec, space, settings, out)
+    run_sweep(spec, space, settings, out, uncertainty, seed)
 
 
-def run_sweep(spec: Any, space: Any, settings: Any, out: Path) -> dict[str, Any]:
-    """Evaluate `space` (cost stage), write designs.csv/.parquet, pareto.csv/.png, summary.json; print the best."""
+def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int | None = None,
+              seed: int = 0) -> dict[str, Any]:
+    """Evaluate `space` (cost stage), write designs.csv/.parquet, pareto.csv/.png, summary.json; print the best.
+
+    With `uncertainty` N, every design also gets P5/P50/P95 columns and summary.json the probability that each
+    front design is the minimum-carbon one (catransformers.uncertainty.propagate).
+    """
     from catransformers.cli.display import print_sweep
     from catransformers.cost import sweep_designs
     from catransformers.fileio import atomic_write, atomic_write_with
     from catransformers.report.plots import plot_sweep
 
     result = sweep_designs(spec, space, settings)
+    bands_summary = None
+    if uncertainty is not None:
+        from catransformers.uncertainty.propagate import evaluate_uncertain, summary, uncertainty_columns
+
+        unc = evaluate_uncertain(spec, result.designs, settings, uncertainty, seed)
+        bands_summary = summary(unc, result.front.index)
+        result.designs = uncertainty_columns(result.designs, unc)
+        result.front = result.designs.loc[result.front.index]
+        from catransformers.cli.display import describe_memory
+        from catransformers.report.tables import describe_hardware
+
+        for entry in bands_summary["front"]:
+            row = result.designs.loc[entry["design"]]
+            entry["hardware"] = f"{describe_hardware(row, compact=True)} {describe_memory(row)}"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "designs.csv", result.designs.to_csv(index=False))
     atomic_write_with(out / "designs.parquet", lambda p: result.designs.to_parquet(p, index=False))
@@ -193,6 +228,8 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path) -> dict[str, Any]
     atomic_write_with(out / "pareto.png", lambda p: plot_sweep(result.designs, result.front, p, spec.id,
                                                               settings.constraints.max_latency_ms))
     summary = sweep_summary(spec, settings, result)
+    if bands_summary is not None:
+        summary["uncertainty"] = bands_summary
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     print_sweep(summary, out)
     return summary

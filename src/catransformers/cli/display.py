@@ -86,6 +86,8 @@ def print_estimate(r: dict[str, Any]) -> None:
         for part, joules in r["energy_breakdown_j"].items():
             energy.add_row(part.replace("_", " "), f"{joules * 1e3:.4f}", f"{joules / total * 100:.1f} %")
         con.print(energy)
+    if r.get("uncertainty"):
+        print_bands(con, r["uncertainty"])
     f = r["fab"]
     carbon = Table(title="carbon over the lifetime",
                    caption=f"die: {f['node_nm']} nm, GPA {f['gpa']}, fab {f['fab_location']}, yield {f['fab_yield']:g} "
@@ -111,6 +113,23 @@ def print_estimate(r: dict[str, Any]) -> None:
                       f"{b['energy_j'] * 1e3:.3f}", f"{b['energy_share'] * 100:.1f}", f"{b['macs'] / 1e9:.3f}",
                       f"{b['dram_bytes'] / 1e6:.2f}")
     con.print(parts)
+
+
+_BAND_ROWS = (("total_carbon_kg", "total carbon", "kg", 1.0), ("operational_kg", "operational", "kg", 1.0),
+              ("embodied_kg", "embodied", "kg", 1.0), ("energy_per_inference_j", "energy / inference", "mJ", 1e3))
+
+
+def print_bands(con: Console, u: dict[str, Any]) -> None:
+    """P5 / P50 / P95 of one design under the uncertainty table."""
+    table = Table(title=f"uncertainty: {u['samples']} joint samples (seed {u['seed']})", caption=u.get("latency"),
+                  caption_justify="left")
+    for col in ("", "nominal", "P5", "P50", "P95"):
+        table.add_column(col, justify="left" if not col else "right")
+    for key, label, unit, scale in _BAND_ROWS:
+        if key in u:
+            b = u[key]
+            table.add_row(f"{label} ({unit})", *(f"{b[k] * scale:.4g}" for k in ("nominal", "p05", "p50", "p95")))
+    con.print(table)
 
 
 def print_sweep(summary: dict[str, Any], out: Path) -> None:
@@ -139,5 +158,12 @@ def print_sweep(summary: dict[str, Any], out: Path) -> None:
                           f"{b['latency_s'] * 1e3:.3g}", f"{b['energy_per_inference_j'] * 1e3:.3g}",
                           f"{b['total_carbon_kg']:.4g}")
         con.print(table)
+    unc = summary.get("uncertainty")
+    if unc:
+        best = sorted(unc["front"], key=lambda d: -d["prob_min_carbon"])[:3]
+        odds = "; ".join(f"{d['hardware']} {d['prob_min_carbon'] * 100:.0f} %" for d in best)
+        con.print(f"uncertainty ({unc['samples']} samples): P(min carbon) {odds}; the nominal min-carbon design "
+                  f"stays the minimum in {unc['prob_nominal_min_is_min'] * 100:.0f} % of samples; front rank "
+                  f"stability {unc['rank_stability']:.3f} (Spearman)")
     con.print(f"wrote {out}/: " + ", ".join(("designs.csv", "designs.parquet", "pareto.csv", "pareto.png",
                                               "summary.json")))

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from catransformers.errors import UserError
+
+if TYPE_CHECKING:
+    from catransformers.search.records import TrialRecord
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 MAX_ROWS = 30  # Pareto rows printed; the full front is in pareto.csv
 
 
 class _Reporter:
-    """Progress bar plus one line per finished trial with the current best designs."""
+    """Progress bar with an ETA (median trial time so far), one line per finished trial, long waits announced."""
 
     def __init__(self, total: int, done: int) -> None:
         self.progress = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[info]}"), console=console, transient=False)
-        self.task = self.progress.add_task("search", total=total, completed=done, info="")
+                                 TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[info]}"),
+                                 console=console, transient=False)
+        self.task = self.progress.add_task("search", total=total, completed=done, info="", eta="")
+        self.total, self.done = total, done
         self.seen: set[int] = set()
+        self.durations: list[float] = []
+        self.last = time.monotonic()
 
     def __enter__(self) -> _Reporter:
         self.progress.start()
@@ -34,55 +43,94 @@ class _Reporter:
     def __exit__(self, *exc: Any) -> None:
         self.progress.stop()
 
-    def trial_done(self, rec: dict[str, Any], engine: Any) -> None:
-        from catransformers.search.engine import best_summary
+    def eta(self) -> str:
+        """Remaining trials x the median time per trial finished in this session."""
+        left = self.total - self.done
+        if not self.durations or left <= 0:
+            return ""
+        return f"ETA ~{_duration(statistics.median(self.durations) * left)}"
 
-        if rec["trial"] in self.seen or rec["status"] == "pending":
+    def trial_done(self, rec: TrialRecord, engine: Any) -> None:
+        if rec.trial in self.seen or not rec.done:
             return
-        self.seen.add(rec["trial"])
+        now = time.monotonic()
+        self.durations.append(now - self.last)
+        self.last = now
+        self.seen.add(rec.trial)
+        self.done += 1
         self.progress.advance(self.task)
-        if rec["status"] == "completed":
-            acc = rec.get("accuracy") or {}
-            tag = "cached" if rec.get("cached") else (f"fine-tune {acc.get('wall_s', 0):.0f}s" if acc else "")
-            what = f"[green]done[/] {rec['prune']} {tag}"
+        if rec.status == "completed":
+            acc = rec.accuracy or {}
+            tag = "cached" if rec.cached else (f"fine-tune {acc.get('wall_s') or 0:.0f}s" if acc else "")
+            what = f"[green]done[/] {rec.prune} {tag}"
         else:
-            what = f"[yellow]{rec['status']}[/] {rec.get('prune') or ''}: {rec.get('error')}"
+            what = f"[yellow]{rec.status.value}[/] {rec.prune or ''}: {rec.error}"
         try:
-            summary = best_summary(engine.front(), engine.problem)
+            summary = best_summary(engine.front(), engine.problem.mode.objectives)
         except Exception:
             summary = ""
-        self.progress.console.print(f"trial {rec['trial']:>3} {what}  [dim]{summary}[/]")
-        self.progress.update(self.task, info=f"{engine.n_finetunes()} fine-tunes")
+        self.progress.console.print(f"trial {rec.trial:>3} {what}  [dim]{summary}[/]")
+        self.progress.update(self.task, info=f"{engine.n_finetunes()} fine-tunes", eta=self.eta())
+
+    def waiting(self, text: str) -> None:
+        """The engine waits longer than a few seconds: say on what."""
+        self.progress.update(self.task, info=text[:120])
 
 
-def pareto_table(front: pd.DataFrame, knob_cols: list[str], title: str) -> Table:
-    """The Pareto designs: accuracy, carbon split, latency, energy, area, pruned dims, hardware."""
-    table = Table(title=title, caption="pruned dims per encoder: layers/heads/FFN blocks/hidden blocks; hardware: "
-                  "clusters×width×depth, L2 KB, L2 bw, GLB MB")
-    encoders = list(dict.fromkeys(c.split(".")[0] for c in knob_cols))
-    cols = ["trial", "accuracy", "carbon kg", "embodied die/DRAM, operational", "latency ms", "energy mJ", "area mm²",
-            *encoders, "hardware"]
-    for c in cols:
-        table.add_column(c, no_wrap=True)
-    for _, r in front.iterrows():
-        split = f"{r['embodied_die_kg']:.3g}/{r['embodied_dram_kg']:.3g}, {r['operational_kg']:.3g}"
-        hw = (f"{int(r['clusters'])}×{int(r['width'])}×{int(r['depth'])}, {r['l2_kb']:g}, {r['l2_bw']:g}, "
-              f"{r['glb_mb']:g}")
-        acc = "-" if pd.isna(r["accuracy"]) else f"{r['accuracy']:.4f}"
-        dims = ["/".join(str(int(r[f"{enc}.{k}"])) if pd.notna(r[f"{enc}.{k}"]) else "-"
-                         for k in ("layers", "heads", "ffn_blocks", "hidden_blocks")) for enc in encoders]
-        table.add_row(str(int(r["trial"])), acc, f"{r['total_carbon_kg']:.4g}", split, f"{r['latency_s'] * 1e3:.3g}",
-                      f"{r['energy_per_inference_j'] * 1e3:.3g}", f"{r['area_mm2']:.3g}", *dims, hw)
-    return table
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def best_summary(front: pd.DataFrame, objectives: Any) -> str:
+    """A one-line view of the current front (for the progress display)."""
+    if front.empty:
+        return "front: empty"
+    objs = list(objectives)
+    first = objs[0]
+    best = front.sort_values(first.name, ascending=not first.maximize).iloc[0]
+    parts = [f"front {len(front)}"]
+    parts.append("best " + " ".join(_fmt_obj(o.name, best[o.name]) for o in objs))
+    if len(objs) > 1:
+        o2 = objs[1]
+        cheap = front.sort_values(o2.name, ascending=not o2.maximize).iloc[0]
+        parts.append("cheapest " + " ".join(_fmt_obj(o.name, cheap[o.name]) for o in objs))
+    return " | ".join(parts)
+
+
+def _fmt_obj(name: str, value: float) -> str:
+    if not math.isfinite(value):
+        return f"{name}=nan"
+    if name == "accuracy":
+        return f"acc {value:.3f}"
+    if name == "total_carbon_kg":
+        return f"{value:.4g} kgCO2e"
+    if name == "latency_s":
+        return f"{value * 1e3:.3g} ms"
+    if name == "energy_per_inference_j":
+        return f"{value * 1e3:.3g} mJ"
+    return f"{name}={value:.4g}"
 
 
 def _summary(outcome: Any, engine: Any) -> None:
-    knob_cols = [c for c in outcome.table.columns if "." in c and c.split(".")[1] in
-                 ("layers", "heads", "ffn_blocks", "hidden_blocks")]
-    shown = outcome.front.head(MAX_ROWS)
-    more = f", first {MAX_ROWS} shown; all in pareto.csv" if len(outcome.front) > MAX_ROWS else ""
-    console.print(pareto_table(shown, knob_cols, f"Pareto front ({len(outcome.front)} designs{more})"))
+    from catransformers.report import format_pareto_table
+    from catransformers.report.noise import noise_note
+
     info = outcome.info
+    more = f", first {MAX_ROWS} shown; all in pareto.csv" if len(outcome.front) > MAX_ROWS else ""
+    console.print(format_pareto_table(outcome.front, engine.problem.mode.objectives, max_rows=MAX_ROWS,
+                                      baseline=info.get("baseline"),
+                                      title=f"Pareto front ({len(outcome.front)} designs{more})"))
+    base = info.get("baseline") or {}
+    if "score" in base:
+        console.print(f"unpruned baseline: {base.get('metric') or 'score'} {base['score']:.4g}")
+    elif "error" in base:
+        console.print(f"[yellow]unpruned baseline not scored: {base['error']}[/]")
+    if note := noise_note(outcome.front):
+        console.print(note)
     fp = info.get("footprint") or {}
     fp_txt = (f", search footprint {fp['emissions_kg'] * 1e3:.3g} gCO2e ({fp['energy_kwh']:.3g} kWh)"
               if "emissions_kg" in fp else "")
@@ -91,8 +139,10 @@ def _summary(outcome: Any, engine: Any) -> None:
                   f"hypervolume {info['hypervolume']:.4g}, "
                   f"wall {info['wall_s']:.0f} s{fp_txt}")
     report = _try_report(outcome.run_dir)
-    console.print(f"files: {outcome.run_dir}/trials.csv, trials.parquet, run.json, config.toml"
-                  + (f", {report}" if report else ""))
+    names = ["trials.csv", "trials.parquet", "run.json", "config.toml"]
+    if report is not None:
+        names += ["pareto.csv", *sorted(p.name for p in outcome.run_dir.glob("*.png")), report.name]
+    console.print(f"files: {outcome.run_dir}/ " + ", ".join(names))
 
 
 def _try_report(run_dir: Path) -> Path | None:
@@ -143,7 +193,7 @@ def search(
         typer.echo(config_to_toml(cfg), nl=False)
         return
     engine = Engine.resume(resume, cfg) if resume is not None else Engine.start(cfg, out)
-    done = sum(1 for r in engine.trials if r["status"] != "pending")
+    done = sum(1 for r in engine.trials if r.done)
     total = 1 if (not engine.problem.mode.search_model and cfg.search.strategy == "nested") else cfg.search.trials
     console.print(f"[bold]{'resuming' if resume else 'run'}[/] {engine.store.root}: model {cfg.model.id}, mode "
                   f"{cfg.search.mode}, strategy {cfg.search.strategy}, {cfg.search.trials} trials, seed "

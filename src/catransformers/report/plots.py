@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from catransformers.fileio import atomic_write_with
 from catransformers.report.pareto import feasible_rows, objective_specs, pareto_mask
 
 __all__ = [
@@ -36,8 +37,7 @@ def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    return path
+    return atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png"))
 
 
 def _accuracy_label(df: pd.DataFrame) -> str:
@@ -75,6 +75,7 @@ def _scatter_tradeoff(
     x_max: bool,
     y_max: bool,
     path: Path,
+    baseline: float | None = None,
 ) -> Path:
     ok = feasible_rows(trials, [x_col, y_col])
     fig = Figure(figsize=(7.0, 4.8))
@@ -102,6 +103,8 @@ def _scatter_tradeoff(
         ax.scatter(fr[x_col].to_numpy(dtype=float) * x_scale, fr[y_col].to_numpy(dtype=float), s=90,
                    facecolors="none", edgecolors=_FRONT_COLOR, linewidths=1.6,
                    label=f"Pareto designs of the run ({len(fr)})", zorder=4)
+    if baseline is not None and np.isfinite(baseline):
+        ax.axhline(baseline, color="0.35", ls="--", lw=1.0, label=f"unpruned baseline ({baseline:.4g})", zorder=2)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.set_title(title)
@@ -117,27 +120,33 @@ def _scatter_tradeoff(
     return _save(fig, path)
 
 
-def plot_accuracy_vs_carbon(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> Path:
+def plot_accuracy_vs_carbon(trials: pd.DataFrame, front: pd.DataFrame, path: Path,
+                            baseline: float | None = None) -> Path:
     """Accuracy against total carbon, coloured by latency (ms), with the front marked."""
     return _scatter_tradeoff(
         trials, front, "total_carbon_kg", "accuracy", 1.0, _CARBON_LABEL, _accuracy_label(trials),
         "Accuracy vs total carbon", "latency_s", 1e3, "latency (ms)", False, True, path,
+        baseline,
     )
 
 
-def plot_accuracy_vs_latency(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> Path:
+def plot_accuracy_vs_latency(trials: pd.DataFrame, front: pd.DataFrame, path: Path,
+                             baseline: float | None = None) -> Path:
     """Accuracy against latency (ms), coloured by total carbon, with the front marked."""
     return _scatter_tradeoff(
         trials, front, "latency_s", "accuracy", 1e3, "latency per inference (ms)", _accuracy_label(trials),
         "Accuracy vs latency", "total_carbon_kg", 1.0, "total carbon (kg CO$_2$e)", False, True, path,
+        baseline,
     )
 
 
-def plot_accuracy_vs_energy(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> Path:
+def plot_accuracy_vs_energy(trials: pd.DataFrame, front: pd.DataFrame, path: Path,
+                            baseline: float | None = None) -> Path:
     """Accuracy against energy per inference (mJ), coloured by latency, with the front marked."""
     return _scatter_tradeoff(
         trials, front, "energy_per_inference_j", "accuracy", 1e3, "energy per inference (mJ)",
         _accuracy_label(trials), "Accuracy vs energy", "latency_s", 1e3, "latency (ms)", False, True, path,
+        baseline,
     )
 
 
@@ -191,13 +200,14 @@ def _has_values(df: pd.DataFrame, col: str) -> bool:
 
 
 def write_plots(
-    trials: pd.DataFrame, front: pd.DataFrame, objectives: Iterable[Any], out_dir: Path
+    trials: pd.DataFrame, front: pd.DataFrame, objectives: Iterable[Any], out_dir: Path,
+    baseline: float | None = None,
 ) -> dict[str, Path]:
     """Write the plots that the run's columns support into `out_dir`; returns {title: path}.
 
     Runs with accuracy get accuracy vs carbon and accuracy vs latency; hardware-only runs (no accuracy
     objective) get latency vs carbon; an energy objective adds accuracy vs energy. Every run with a carbon
-    split gets the breakdown bar chart.
+    split gets the breakdown bar chart. `baseline` (the unpruned model's score) is a dashed line on accuracy plots.
     """
     names = [n for n, _ in objective_specs(objectives)]
     out_dir = Path(out_dir)
@@ -206,14 +216,47 @@ def write_plots(
     if has_acc and _has_values(trials, "accuracy"):
         if _has_values(trials, "total_carbon_kg"):
             plots["Accuracy vs total carbon"] = plot_accuracy_vs_carbon(
-                trials, front, out_dir / "accuracy_vs_carbon.png")
+                trials, front, out_dir / "accuracy_vs_carbon.png", baseline)
         if _has_values(trials, "latency_s"):
-            plots["Accuracy vs latency"] = plot_accuracy_vs_latency(trials, front, out_dir / "accuracy_vs_latency.png")
+            plots["Accuracy vs latency"] = plot_accuracy_vs_latency(trials, front, out_dir / "accuracy_vs_latency.png",
+                                                                     baseline)
         if "energy_per_inference_j" in names and _has_values(trials, "energy_per_inference_j"):
-            plots["Accuracy vs energy"] = plot_accuracy_vs_energy(trials, front, out_dir / "accuracy_vs_energy.png")
+            plots["Accuracy vs energy"] = plot_accuracy_vs_energy(trials, front, out_dir / "accuracy_vs_energy.png",
+                                                                   baseline)
     elif _has_values(trials, "latency_s") and _has_values(trials, "total_carbon_kg"):
         plots["Total carbon vs latency"] = plot_latency_vs_carbon(trials, front, out_dir / "latency_vs_carbon.png")
     if {"embodied_die_kg", "embodied_dram_kg", "operational_kg"} & set(front.columns) and len(front):
         plots["Carbon breakdown of the Pareto designs"] = plot_carbon_breakdown(
             front, out_dir / "carbon_breakdown.png")
     return plots
+
+
+def plot_sweep(designs: pd.DataFrame, front: pd.DataFrame, path: Path, model_id: str,
+               max_latency_ms: float | None = None) -> Path:
+    """A hardware sweep: total carbon against latency of every design, feasible ones coloured, the front joined."""
+    fig = Figure(figsize=(7.0, 4.5))
+    ax = fig.add_subplot(1, 1, 1)
+    feasible = designs["feasible"].astype(bool)
+    bad, ok = designs[~feasible], designs[feasible]
+    ax.scatter(bad["latency_s"] * 1e3, bad["total_carbon_kg"], s=6, c="0.75", label=f"infeasible ({len(bad)})")
+    ax.scatter(ok["latency_s"] * 1e3, ok["total_carbon_kg"], s=8, c="#1f77b4", label=f"feasible ({len(ok)})")
+    if len(front):
+        ax.plot(front["latency_s"] * 1e3, front["total_carbon_kg"], "-o", c=_FRONT_COLOR, ms=4,
+                label=f"Pareto front ({len(front)})")
+        if {"total_carbon_kg_p05", "total_carbon_kg_p95"} <= set(front.columns):  # the uncertainty band (P5-P95)
+            mid = front["total_carbon_kg"].to_numpy(float)
+            err = np.vstack([mid - front["total_carbon_kg_p05"].to_numpy(float),
+                             front["total_carbon_kg_p95"].to_numpy(float) - mid])
+            ax.errorbar(front["latency_s"] * 1e3, mid, yerr=np.clip(err, 0, None), fmt="none", ecolor=_FRONT_COLOR,
+                        alpha=0.5, capsize=2, label="P5-P95 of total carbon")
+    if max_latency_ms is not None:
+        ax.axvline(max_latency_ms, ls="--", c="0.4", lw=0.8, label=f"latency cap {max_latency_ms:g} ms")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per inference (ms)")
+    ax.set_ylabel(_CARBON_LABEL)
+    ax.set_title(f"{model_id}: {len(designs)} configs")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png")
+    return Path(path)

@@ -106,6 +106,13 @@ def max_samples(n_designs: int) -> int:
     return max(0, MAX_ARRAY_BYTES // (BYTES_PER_CELL * max(1, n_designs)))
 
 
+def check_samples(n: Any, n_designs: int) -> int:
+    """`n` if it is a valid sample count whose arrays fit memory for `n_designs` designs, else UserError."""
+    n = _check_n(n)
+    _check_memory(n, n_designs)
+    return n
+
+
 def _check_memory(n: int, n_designs: int) -> None:
     need = n * n_designs * BYTES_PER_CELL
     if need > MAX_ARRAY_BYTES:
