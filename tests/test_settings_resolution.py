@@ -91,3 +91,20 @@ def test_estimate_on_a_bought_device():
     with contextlib.redirect_stderr(err):
         assert main(["estimate", "-m", "bert-large", "--device", "nvidia-l4", "--hw", HW]) == 2
     assert "either --hw" in err.getvalue()
+
+
+def test_sweep_over_devices_and_the_template_side_by_side(tmp_path: Path):
+    out = tmp_path / "sw"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["sweep", "-m", "minilm-l6", "--out", str(out), "--devices", "nvidia-l4,nvidia-t4", "--template",
+                     "--width", "32,64", "--depth", "8", "--batches", "1,8"]) == 0
+    designs = pd.read_parquet(out / "designs.parquet")
+    kinds = designs.groupby("hardware_kind").size().to_dict()
+    assert kinds == {"device": 2 * 2, "template": 2 * 1 * 3 * 5 * 3 * 3}  # devices x batches; the template grid
+    assert designs.loc[designs.hardware_kind == "device", "device"].tolist() == ["nvidia-l4"] * 2 + ["nvidia-t4"] * 2
+    best = json.loads((out / "summary.json").read_text())["best"]
+    assert set(best) == {"min_carbon", "min_latency", "min_energy"}
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["sweep", "-m", "minilm-l6", "--out", str(tmp_path / "x"), "--batches", "1,8"]) == 2
+    assert "--devices" in err.getvalue() and not (tmp_path / "x").exists()

@@ -366,15 +366,24 @@ class SweepResult:
 
 def sweep_designs(spec: ModelSpec, space: HardwareSpace, settings: CostSettings | None = None) -> SweepResult:
     """Evaluate `space` for `spec`; the front and the best feasible design per objective (ties: least carbon)."""
-    from catransformers.report.pareto import pareto_mask
-
     settings = settings or CostSettings()
     t0 = time.perf_counter()
-    df = evaluate_designs(spec, space, settings)
-    eval_s = time.perf_counter() - t0
+    df = evaluate_designs(spec, space, settings).assign(hardware_kind="template")
     df.insert(0, "model", spec.id)
+    return summarize_designs(df, time.perf_counter() - t0)
+
+
+def summarize_designs(df: pd.DataFrame, evaluate_s: float = 0.0) -> SweepResult:
+    """The feasible carbon-latency front and the best feasible design per objective of a designs table.
+
+    The table may mix the accelerator template and bought devices (catransformers.devices): they share the
+    cost and carbon columns.
+    """
+    from catransformers.report.pareto import pareto_mask
+
+    df = df.reset_index(drop=True)
     df["latency_ms"] = df["latency_s"] * 1e3
-    feas = df[df["feasible"]]
+    feas = df[df["feasible"].astype(bool)]
     mask = pareto_mask(feas[["total_carbon_kg", "latency_s"]].to_numpy(float), [False, False], keep_duplicates=False)
     front = feas[mask].sort_values("latency_s")
     best = {}
@@ -383,4 +392,4 @@ def sweep_designs(spec: ModelSpec, space: HardwareSpace, settings: CostSettings 
             # ties (e.g. many configs at the same DRAM-bound latency) go to the lowest total carbon
             ranked = feas.assign(_key=feas[col].round(12)).sort_values(["_key", "total_carbon_kg"], kind="stable")
             best[name] = ranked.iloc[0].drop("_key")
-    return SweepResult(df, front, best, eval_s)
+    return SweepResult(df, front, best, evaluate_s)

@@ -153,7 +153,7 @@ def _space(sections: dict[str, Any], label: str) -> Any:
     return space
 
 
-@with_flags(FLAGS + HARDWARE_FLAGS)
+@with_flags(FLAGS + HARDWARE_FLAGS + DEVICE_FLAGS)
 def sweep_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (must be empty unless --force)."),
     model: str | None = typer.Option(None, "--model", "-m", help="Registry id or config.json path (default: the "
@@ -162,6 +162,11 @@ def sweep_cmd(
     config: Path | None = typer.Option(None, "--config", help="An experiment TOML: its \\[hardware] lists, "
                                        "\\[carbon], \\[workload], \\[constraints], \\[tech], \\[cost] and \\[model]."),
     force: bool = typer.Option(False, "--force", help="Write into a non-empty --out."),
+    devices: str | None = typer.Option(None, "--devices", help="bought devices instead of the template: 'all' or "
+                                       "ids (`catransformers devices`); with --template both, side by side"),
+    batches: str | None = typer.Option(None, "--batches", help="--devices: batch sizes, e.g. 1,8,32 (default: "
+                                       "--batch)"),
+    template: bool = typer.Option(False, "--template", help="--devices: also sweep the accelerator template"),
     uncertainty: int | None = typer.Option(None, "--uncertainty", help="joint samples of the uncertain figures: "
                                            "P5/P50/P95 per design and P(min carbon) per front design"),
     seed: int = typer.Option(0, "--seed", help="seed of the uncertainty samples"),
@@ -179,6 +184,9 @@ def sweep_cmd(
         raise UserError("sweep: give --model (or a --config with [model] id)")
     prune = prune if prune is not None else (model_cfg.get("prune") or None)
     rest, hw_flags = _split_hardware(overrides or {})
+    device_opts = {k.split(".", 1)[1]: rest.pop(k) for k in sorted(rest) if k.startswith("device.")}
+    if devices is None and (device_opts or batches or template):
+        raise UserError("sweep: --batches, --template and the device options apply with --devices only")
     lists = {f"hardware.{k}": parse_list(k, raw, _flag_of(k)) for k, raw in hw_flags.items() if k != "memory"}
     if "memory" in hw_flags:
         lists["hardware.memory"] = [m.strip() for m in hw_flags["memory"].split(",") if m.strip()]
@@ -186,12 +194,59 @@ def sweep_cmd(
     settings = cost_settings(sections, where=label)
     space = _space(sections, label)
     spec = _spec(model, prune)
+    device_settings = None
+    if devices is not None:
+        if uncertainty is not None:
+            raise UserError("sweep: --uncertainty covers the accelerator template, not --devices yet")
+        device_settings = _device_settings(settings, device_opts, batches)
     if uncertainty is not None:
         from catransformers.uncertainty.propagate import check_samples
 
         check_samples(uncertainty, len(space))  # N <= 0 or too many samples: refused before any work
     check_output_dir(out, force=force, files=SWEEP_FILES)
-    run_sweep(spec, space, settings, out, uncertainty, seed)
+    if devices is not None:
+        run_device_sweep(spec, space if template else None, devices, device_settings, settings, out)
+    else:
+        run_sweep(spec, space, settings, out, uncertainty, seed)
+
+
+def _device_settings(settings: Any, options: dict[str, Any], batches: str | None) -> Any:
+    from pydantic import ValidationError
+
+    from catransformers.devices.evaluate import DeviceSettings
+    from catransformers.strict import one_line
+
+    if batches is not None:
+        try:
+            options["batches"] = tuple(int(b) for b in batches.split(",") if b.strip())
+        except ValueError:
+            raise UserError(f"--batches {batches}: give whole numbers, e.g. 1,8,32") from None
+    try:
+        return DeviceSettings(workload=settings.workload, carbon=settings.carbon, constraints=settings.constraints,
+                              **options)
+    except ValidationError as err:
+        raise UserError(one_line(err, "sweep --devices")) from None
+
+
+def run_device_sweep(spec: Any, space: Any, devices: str, device_settings: Any, settings: Any,
+                     out: Path) -> dict[str, Any]:
+    """Bought devices x batch sizes (and the template space when given) as one designs table, same outputs."""
+    import time
+
+    import pandas as pd
+
+    from catransformers.cost import evaluate_designs, summarize_designs
+    from catransformers.devices.evaluate import evaluate_devices
+
+    t0 = time.perf_counter()
+    names = "all" if devices.strip().lower() == "all" else [d.strip() for d in devices.split(",") if d.strip()]
+    table = evaluate_devices(spec, names, device_settings).assign(hardware_kind="device")
+    if space is not None:
+        template = evaluate_designs(spec, space, settings).assign(hardware_kind="template")
+        table = pd.concat([template, table], ignore_index=True, sort=False)
+    table.insert(0, "model", spec.id)
+    result = summarize_designs(table, time.perf_counter() - t0)
+    return _write_sweep(spec, settings, result, out)
 
 
 def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int | None = None,
@@ -201,10 +256,7 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int 
     With `uncertainty` N, every design also gets P5/P50/P95 columns and summary.json the probability that each
     front design is the minimum-carbon one (catransformers.uncertainty.propagate).
     """
-    from catransformers.cli.display import print_sweep
     from catransformers.cost import sweep_designs
-    from catransformers.fileio import atomic_write, atomic_write_with
-    from catransformers.report.plots import plot_sweep
 
     result = sweep_designs(spec, space, settings)
     bands_summary = None
@@ -221,6 +273,14 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int 
         for entry in bands_summary["front"]:
             row = result.designs.loc[entry["design"]]
             entry["hardware"] = f"{describe_hardware(row, compact=True)} {describe_memory(row)}"
+    return _write_sweep(spec, settings, result, out, bands_summary)
+
+
+def _write_sweep(spec: Any, settings: Any, result: Any, out: Path, bands_summary: dict | None = None) -> dict:
+    from catransformers.cli.display import print_sweep
+    from catransformers.fileio import atomic_write, atomic_write_with
+    from catransformers.report.plots import plot_sweep
+
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "designs.csv", result.designs.to_csv(index=False))
     atomic_write_with(out / "designs.parquet", lambda p: result.designs.to_parquet(p, index=False))
@@ -235,10 +295,9 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int 
     return summary
 
 
-_SUMMARY_KEYS = ("clusters", "width", "depth", "l2_kb", "l2_bw", "glb_mb", "node_nm", "dram_type", "dram_gb",
-                 "dram_bw_gbps",
-                 "latency_s", "energy_per_inference_j", "area_mm2", "tops", "embodied_kg", "operational_kg",
-                 "total_carbon_kg", "duty_cycle", "bound")
+_SUMMARY_KEYS = ("hardware_kind", "device", "batch", "clusters", "width", "depth", "l2_kb", "l2_bw", "glb_mb",
+                 "node_nm", "dram_type", "dram_gb", "dram_bw_gbps", "memory_gb", "latency_s", "energy_per_inference_j",
+                 "area_mm2", "tops", "embodied_kg", "operational_kg", "total_carbon_kg", "duty_cycle", "bound")
 
 
 def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
@@ -252,12 +311,17 @@ def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
         "usage": {"lifetime_years": cs.lifetime_years, "inferences_per_s": cs.inferences_per_s,
                   "hours_per_day": cs.hours_per_day, "total_inferences": cs.inferences(),
                   "use_ci_g_per_kwh": cs.use_ci_g_per_kwh()},
-        "best": {name: {k: _plain(row[k]) for k in _SUMMARY_KEYS} for name, row in result.best.items()},
+        "best": {name: {k: _plain(row[k]) for k in _SUMMARY_KEYS if k in row.index and not _missing(row[k])}
+                 for name, row in result.best.items()},
     }
 
 
 def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
 
 
 def register(app: typer.Typer) -> None:
