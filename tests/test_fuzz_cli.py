@@ -47,7 +47,7 @@ NUMBER_FLAGS = {  # estimate/sweep flag -> values that must be refused
     "--max-area-mm2": ("0", "-1", "abc", "nan"),
     "--max-tops": ("0", "-4", "abc", "nan"),
     "--freq-mhz": ("0", "1e-320", *BAD_NUMBERS),
-    "--dram-gb": ("0", "-1", *BAD_NUMBERS),
+    "--dram-gb": ("-1", "1e9", *BAD_NUMBERS),  # 0 is valid: an on-chip-only design
     "--dram-bw-gbps": ("0", "1e-300", *BAD_NUMBERS),
     "--node": ("1", "23", "7.5", "abc", "inf"),
     "--precision-bits": ("3", "12", "8.5", "abc"),
@@ -102,7 +102,7 @@ HW_BAD = st.one_of(
 )
 FLAG_BAD = st.sampled_from(sorted(NUMBER_FLAGS)).flatmap(lambda f: st.tuples(st.just(f),
                                                                               st.sampled_from(NUMBER_FLAGS[f])))
-PRUNE_BAD = st.sampled_from(("layers=0", "layers=99", "layers=x", "heads=5", "layers=3,layers=4", "bogus=1",
+PRUNE_BAD = st.sampled_from(("layers=0", "layers=99", "layers=x", "heads=13", "layers=3,layers=4", "bogus=1",
                              "text.layers=3", "layers", "ffn_blocks=17", "hidden_blocks=-1", "layers=2.5"))
 UNKNOWN_OPTION = st.sampled_from(("--bogus", "--hw-typo", "-Z", "--batches"))
 

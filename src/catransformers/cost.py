@@ -318,6 +318,7 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
     out["usage"] = {
         "lifetime_years": carbon.lifetime_years, "inferences_per_s": carbon.inferences_per_s,
         "hours_per_day": carbon.hours_per_day, "total_inferences": carbon.inferences(),
+        "count_given": carbon.total_inferences is not None,
         "use_ci_g_per_kwh": carbon.use_ci_g_per_kwh(), "use_ci_source": carbon.use_ci_source(),
         "include_idle": carbon.include_idle, "fleet_size": carbon.fleet_size,
         "fleet_total_carbon_kg": total * carbon.fleet_size,

@@ -310,7 +310,8 @@ def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
                           if c.startswith("ok_")},
         "usage": {"lifetime_years": cs.lifetime_years, "inferences_per_s": cs.inferences_per_s,
                   "hours_per_day": cs.hours_per_day, "total_inferences": cs.inferences(),
-                  "use_ci_g_per_kwh": cs.use_ci_g_per_kwh()},
+                  "count_given": cs.total_inferences is not None, "use_ci_g_per_kwh": cs.use_ci_g_per_kwh(),
+                  "fleet_size": cs.fleet_size},
         "best": {name: {k: _plain(row[k]) for k in _SUMMARY_KEYS if k in row.index and not _missing(row[k])}
                  for name, row in result.best.items()},
     }

@@ -61,10 +61,12 @@ def print_estimate(r: dict[str, Any]) -> None:
                     f"{', '.join(fmt(k) for k in keys[6:])}\ndataflow: {r['dataflow']}; profile: {r['profile']}",
                     title="estimate"))
     u = r["usage"]
+    count = (f"{u['total_inferences']:,.0f} inferences (given; {u['lifetime_years']:g} years)" if u.get("count_given")
+             else f"{u['lifetime_years']:g} years x {plural(u['inferences_per_s'], 'inference')}/s x "
+                  f"{u['hours_per_day']:g} h/day = {u['total_inferences']:,.0f} inferences")
     con.print(Panel(
-        f"[bold]{u['lifetime_years']:g} years x {plural(u['inferences_per_s'], 'inference')}/s x "
-        f"{u['hours_per_day']:g} h/day = {u['total_inferences']:,.0f} inferences[/], grid {u['use_ci_g_per_kwh']:g} "
-        f"g/kWh ({u['use_ci_source']}){', idle power included' if u['include_idle'] else ''}\n"
+        f"[bold]{count}[/], grid {u['use_ci_g_per_kwh']:g} g/kWh ({u['use_ci_source']})"
+        f"{', idle power included' if u['include_idle'] else ''}\n"
         "change with --lifetime-years, --inferences-per-s, --hours-per-day, --region / --ci-g-per-kwh",
         title="usage profile (drives operational carbon)"))
     if r["duty_cycle"] > 1:
@@ -152,8 +154,10 @@ def print_sweep(summary: dict[str, Any], out: Path) -> None:
     con.print(f"[bold]{summary['model']}[/]: {summary['configs']:,} configs, {summary['feasible']:,} feasible, "
               f"{summary['pareto']} on the carbon-latency front ({summary['dataflow']}; profile {summary['profile']}; "
               f"evaluated in {summary['evaluate_s']:.2f} s)")
-    con.print(f"usage: {u['lifetime_years']:g} y x {u['inferences_per_s']:g}/s x {u['hours_per_day']:g} h/day = "
-              f"{u['total_inferences']:,.0f} inferences at {u['use_ci_g_per_kwh']:g} g/kWh")
+    count = (f"{u['total_inferences']:,.0f} inferences (given)" if u.get("count_given") else
+             f"{u['lifetime_years']:g} y x {u['inferences_per_s']:g}/s x {u['hours_per_day']:g} h/day = "
+             f"{u['total_inferences']:,.0f} inferences")
+    con.print(f"usage: {count} at {u['use_ci_g_per_kwh']:g} g/kWh")
     if not summary["best"]:
         c = summary["constraints"]
         failing = ", ".join(f"{k} ({n:,})" for k, n in summary["infeasible_by"].items() if n)

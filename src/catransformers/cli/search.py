@@ -73,7 +73,12 @@ class _Reporter:
         self.progress.update(self.task, info=f"{engine.n_finetunes()} fine-tunes", eta=self.eta())
 
     def waiting(self, text: str) -> None:
-        """The engine waits longer than a few seconds: say on what."""
+        """The engine waits longer than a few seconds, or notes a one-off choice: say on what, or what.
+
+        Recurring "waiting ... for N s" lines replace each other on the progress line; anything else is printed.
+        """
+        if not text.startswith("waiting "):
+            self.progress.console.print(f"[dim]{text}[/]")
         self.progress.update(self.task, info=text[:120])
 
 
