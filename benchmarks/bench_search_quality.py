@@ -13,6 +13,10 @@ evaluated up to the k-th fine-tune, k in BUDGETS. Strategies:
 
     python benchmarks/bench_search_quality.py                   # modes carbon and all, 3 seeds, up to 100
     python benchmarks/bench_search_quality.py --modes carbon --seeds 1 --max 30   # a quick look
+    python benchmarks/bench_search_quality.py --modes carbon --strategies nested --seeds 1 --max 16 --fused-logei
+
+`--fused-logei` lets BoTorch JIT-compile and use its fused C++ qLogNEHVI kernel (the search itself always uses
+the pure-PyTorch path, see `catransformers.search.optimizer.pure_pytorch_logei`), to compare wall time and HV.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 from catransformers.report.pareto import hypervolume
 from catransformers.search import config_from_dict, run_search
 from catransformers.search.modes import get_mode
+from catransformers.search.records import Status, TrialRecord
 
 BUDGETS = (20, 30, 50, 100)
 STRATEGIES = ("nested", "joint", "random")
@@ -45,7 +50,8 @@ def _config(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int,
     }
 
 
-def hv_by_budget(trials: list[dict], mode_name: str, reference: dict[str, float], budgets: tuple[int, ...]) -> dict:
+def hv_by_budget(trials: list[TrialRecord], mode_name: str, reference: dict[str, float],
+                 budgets: tuple[int, ...]) -> dict:
     """Hypervolume of all designs evaluated up to the k-th fine-tune, for each k."""
     mode = get_mode(mode_name)
     names = [o.name for o in mode.objectives]
@@ -54,13 +60,13 @@ def hv_by_budget(trials: list[dict], mode_name: str, reference: dict[str, float]
     points: list[list[float]] = []
     out: dict[int, float] = {}
     finetunes = 0
-    for rec in sorted(trials, key=lambda r: r["trial"]):
-        if rec["status"] != "completed":
+    for rec in sorted(trials, key=lambda r: r.trial):
+        if rec.status is not Status.COMPLETED:
             continue
-        if not rec.get("cached"):
+        if not rec.cached:
             finetunes += 1
-        acc = rec["accuracy"]["score"]
-        points += [[acc if n == "accuracy" else d[n] for n in names] for d in rec["designs"]]
+        acc = rec.accuracy["score"]
+        points += [[acc if n == "accuracy" else d[n] for n in names] for d in rec.designs]
         for k in budgets:
             if finetunes == k and k not in out:
                 out[k] = hypervolume(np.array(points), ref, maximize)
@@ -94,7 +100,12 @@ def main() -> None:
     ap.add_argument("--restarts", type=int, default=4, help="qLogNEHVI optimiser restarts")
     ap.add_argument("--raw-samples", type=int, default=256, help="qLogNEHVI raw samples")
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
+    ap.add_argument("--pure-logei", action="store_true", help="BoTorch's pure-PyTorch path, not its fused kernel")
     args = ap.parse_args()
+    if args.pure_logei:
+        from catransformers.search.kernel import prepare_logei_kernel
+
+        prepare_logei_kernel(enabled=False)
     budgets = [b for b in BUDGETS if b <= args.max]
     results: dict[str, dict] = {}
     seeds = range(args.first_seed, args.first_seed + args.seeds)

@@ -296,7 +296,8 @@ def test_cli_summary_fits_80_columns_and_names_every_file(tmp_path: Path, monkey
     cfg.write_text('[model]\nid = "minilm-l6"\n[search]\ntrials = 4\nsobol_trials = 4\nbatch_size = 2\n'
                    '[accuracy]\ntask = "surrogate"\nsurrogate_noise = 0.05\n')
     cli_search.search(config=str(cfg), trials=None, out=tmp_path / "run", seed=None, mode=None, strategy=None,
-                      workers=None, ray_address=None, max_finetunes=None, resume=None, print_config=False)
+                      workers=None, ray_address=None, max_finetunes=None, resume=None, print_config=False,
+                      profile=None, fleet=None, memory=None, verbose=None)
     text = cli_search.console.export_text()
     table = text[text.index("Pareto front"):text.index("unpruned baseline:")]
     assert max(len(line) for line in table.splitlines()) <= 80 and "…" not in table

@@ -58,6 +58,10 @@ def test_mode_end_to_end(tmp_path: Path, evals: Path, mode: str):
     assert info["n_finetunes"] == len(set(_evaluated(evals))) == len(_evaluated(evals))
     assert info["hypervolume"] > 0 and not out.front.empty
     assert set(out.front.trial) <= set(done.trial)
+    # the unpruned model is scored once, outside the fine-tune count; every pruned model scores below it
+    assert info["baseline"]["metric"] == "surrogate" and done.accuracy.max() <= info["baseline"]["score"] + 0.02
+    assert (done.accuracy_ci_low < done.accuracy).all() and (done.accuracy < done.accuracy_ci_high).all()
+    assert "codecarbon" not in info and info["table"]["rows"] == len(table)
 
 
 def test_hardware_mode_sweeps_without_any_finetune(tmp_path: Path, evals: Path):

@@ -15,6 +15,7 @@ from pathlib import Path
 TEMP_SUFFIX = ".tmp"
 # Files are created readable by the group and others, like every other output (mkstemp alone gives 0600).
 FILE_MODE = 0o644
+DIR_MODE = 0o755
 
 
 def _temp_beside(path: Path) -> Path:
@@ -57,6 +58,7 @@ def atomic_write_dir(path: str | Path, writer: Callable[[Path], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX))
     try:
+        os.chmod(tmp, DIR_MODE)  # mkdtemp makes it 0700; outputs are readable like every other folder
         writer(tmp)
         if path.is_dir() and not any(path.iterdir()):
             path.rmdir()

@@ -176,13 +176,22 @@ def search(
     max_finetunes: int = typer.Option(None, "--max-finetunes", help="stop after this many fine-tunes"),
     resume: Path = typer.Option(None, "--resume", help="continue the run in this folder"),
     print_config: bool = typer.Option(False, "--print-config", help="print the resolved config as TOML and exit"),
+    profile: str = typer.Option(None, "--profile", help="assumption bundle: default or paper (the config still "
+                                "overrides single figures)"),
+    fleet: int = typer.Option(None, "--fleet", help="devices deployed with the chosen design (fleet totals and the "
+                              "search's carbon payback)"),
+    memory: str = typer.Option(None, "--memory", help="memory chosen per design: auto (edge LPDDR parts and on chip "
+                               "only) or technologies, e.g. lpddr4,lpddr5,none"),
+    verbose: bool = typer.Option(None, "--verbose/--quiet", help="show the libraries' own log lines"),
 ) -> None:
     """Co-design search over pruned models and accelerators (no arguments: the offline default, minutes on a CPU)."""
     from catransformers.search.config import config_to_toml, load_config
     from catransformers.search.engine import Engine, SearchInterrupted
 
     overrides = {"search.trials": trials, "search.seed": seed, "search.mode": mode, "search.strategy": strategy,
-                 "search.workers": workers, "search.ray_address": ray_address, "search.max_finetunes": max_finetunes}
+                 "search.workers": workers, "search.ray_address": ray_address, "search.max_finetunes": max_finetunes,
+                 "cost.profile": profile, "carbon.fleet_size": fleet, "search.verbose": verbose,
+                 "hardware.memory": None if memory is None else [m.strip() for m in memory.split(",") if m.strip()]}
     if resume is not None:
         if config is not None:
             raise UserError("--resume reads the run's own config.toml; drop --config")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import hashlib
 import html
 import json
 import math
@@ -22,9 +23,17 @@ from typing import Any
 import pandas as pd
 
 from catransformers.errors import UserError
+from catransformers.fileio import atomic_write
+from catransformers.report.noise import noise_note
 from catransformers.report.pareto import bool_column, hypervolume, objective_specs, pareto_front
 from catransformers.report.plots import write_plots
-from catransformers.report.tables import describe_hardware, describe_pruning, pareto_display_rows, pruned_dim_columns
+from catransformers.report.tables import (
+    baseline_row,
+    describe_hardware,
+    describe_pruning,
+    pareto_display_rows,
+    pruned_dim_columns,
+)
 
 __all__ = ["RunData", "build_report", "load_run", "run_hypervolume", "run_summary"]
 
@@ -44,24 +53,61 @@ class RunData:
     config_text: str | None = None
 
 
-def _read_trials(run_dir: Path) -> pd.DataFrame:
-    parquet, csv = run_dir / "trials.parquet", run_dir / "trials.csv"
-    # the search writes the CSV first, then the parquet: a stale parquet (older than the CSV) is skipped
-    if parquet.is_file() and not (csv.is_file() and csv.stat().st_mtime > parquet.stat().st_mtime):
-        try:
-            return pd.read_parquet(parquet)
-        except Exception:  # a half-written or unreadable parquet: the CSV carries the same rows
-            if not csv.is_file():
-                raise UserError(f"{parquet} cannot be read and there is no trials.csv: "
-                                f"re-run or resume with `catransformers search --resume {run_dir}`") from None
-    if not csv.is_file():
-        raise UserError(f"{csv} not found: {_HOW_TO.format(run_dir=run_dir)}")
+def _read_table(path: Path, run_dir: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(csv)
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise UserError(f"{csv} is empty: resume the run with `catransformers search --resume {run_dir}`") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise UserError(f"{csv} is not a readable CSV ({err}): {_HOW_TO.format(run_dir=run_dir)}") from None
+        raise UserError(f"{path} is empty: resume the run with `catransformers search --resume {run_dir}`") from None
+    except Exception as err:  # torn, truncated or not a table at all
+        raise UserError(f"{path} is not a readable table ({type(err).__name__}): resume the run with "
+                        f"`catransformers search --resume {run_dir}` to rewrite it") from None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_trials(run_dir: Path, meta: Mapping[str, Any]) -> pd.DataFrame:
+    """The trials table, trusted only if it is the one the engine last wrote.
+
+    run.json's "table" (row count and SHA-256 of trials.csv and trials.parquet, written right after them)
+    decides: a file that does not match is refused by name. Runs without that record (hand-made folders)
+    are checked against each other: a CSV and a parquet that disagree are refused too.
+    """
+    parquet, csv = run_dir / "trials.parquet", run_dir / "trials.csv"
+    resume = f"resume the run with `catransformers search --resume {run_dir}` to rewrite it"
+    record = meta.get("table") if isinstance(meta.get("table"), Mapping) else None
+    if record is not None:
+        if not csv.is_file():
+            raise UserError(f"{csv} not found: {resume}")
+        if _sha256(csv) != record.get("csv_sha256"):
+            raise UserError(f"{csv} is not the table the search last wrote (truncated or edited; its checksum "
+                            f"differs from run.json's): {resume}")
+        use = csv
+        if parquet.is_file():
+            if _sha256(parquet) != record.get("parquet_sha256"):
+                raise UserError(f"{parquet} disagrees with trials.csv and run.json (checksum differs): delete it "
+                                f"or {resume}")
+            use = parquet
+        df = _read_table(use, run_dir)
+        if len(df) != record.get("rows"):
+            raise UserError(f"{use} has {len(df)} rows, run.json records {record.get('rows')}: {resume}")
+        return df
+    if not csv.is_file() and not parquet.is_file():
+        raise UserError(f"{csv} not found: {_HOW_TO.format(run_dir=run_dir)}")
+    tables = {p: _read_table(p, run_dir) for p in (csv, parquet) if p.is_file()}
+    if len(tables) == 2:
+        a, b = tables[csv], tables[parquet]
+        cols = [c for c in ("trial", "status", "accuracy", "total_carbon_kg") if c in a.columns and c in b.columns]
+        same = len(a) == len(b) and all(
+            a[c].astype(str).reset_index(drop=True).equals(b[c].astype(str).reset_index(drop=True)) for c in cols)
+        if not same:
+            raise UserError(f"{parquet} disagrees with {csv.name} ({len(b)} vs {len(a)} rows or different values): "
+                            f"delete the stale one or {resume}")
+        return a
+    return next(iter(tables.values()))
 
 
 def load_run(run_dir: Path | str) -> RunData:
@@ -87,7 +133,7 @@ def load_run(run_dir: Path | str) -> RunData:
     except (KeyError, AttributeError, TypeError):
         raise UserError(f"{meta_path} has malformed 'objectives' (want [{{'name': ..., 'maximize': ...}}]): "
                         f"{_HOW_TO.format(run_dir=run_dir)}") from None
-    trials = _read_trials(run_dir)
+    trials = _read_trials(run_dir, meta)
     ref = meta.get("reference_point")
     reference = {str(k): float(v) for k, v in ref.items()} if isinstance(ref, Mapping) else None
     config, config_text = {}, None
@@ -253,11 +299,14 @@ def _settings_html(run: RunData) -> str:
     return "\n".join(parts)
 
 
-def _pareto_html(front: pd.DataFrame, objectives: list[tuple[str, bool]]) -> str:
+def _pareto_html(front: pd.DataFrame, objectives: list[tuple[str, bool]],
+                 baseline: Mapping[str, Any] | None = None) -> str:
     if front.empty:
         return '<p class="note">No completed, feasible trial yet: the Pareto front is empty.</p>'
     header, rows = pareto_display_rows(front, objectives)
-    text_cols = {"pruned dims", "hardware", "die / DRAM (kg)"}
+    base = baseline_row(header, baseline)
+    rows = [base, *rows] if base else rows
+    text_cols = {"pruned dims", "hardware", "die / DRAM (kg)", "95% interval"}
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f'<td class="{"pre" if h in text_cols else "n"}">{_e(v)}</td>' for h, v in zip(header, r,
@@ -285,7 +334,7 @@ def _failed_html(trials: pd.DataFrame) -> str:
 
 
 def _footprint_html(meta: Mapping[str, Any]) -> str:
-    cc = meta.get("codecarbon")
+    cc = meta.get("footprint") or meta.get("codecarbon")  # "codecarbon": the key of runs before the rename
     if not cc:
         return ('<p class="note">Not measured (enable the codecarbon footprint option of '
                 "<code>catransformers search</code>).</p>")
@@ -329,9 +378,12 @@ def build_report(run_dir: Path | str) -> Path:
         run = RunData(run.run_dir, run.meta, trials, run.objectives, run.reference_point, run.config,
                       run.config_text)
     front = pareto_front(run.trials, run.objectives)
-    front.to_csv(run_dir / "pareto.csv", index=False)
+    atomic_write(run_dir / "pareto.csv", front.to_csv(index=False))
     summary = run_summary(run, front)
-    plots = write_plots(run.trials, front, run.objectives, run_dir)
+    baseline = run.meta.get("baseline") if isinstance(run.meta.get("baseline"), Mapping) else None
+    base_score = baseline.get("score") if baseline else None
+    plots = write_plots(run.trials, front, run.objectives, run_dir,
+                        float(base_score) if isinstance(base_score, int | float) else None)
 
     name = run_dir.resolve().name
     mode = run.meta.get("mode", "?")
@@ -343,6 +395,8 @@ def build_report(run_dir: Path | str) -> Path:
         _card("fine-tunes", "—" if summary["finetunes"] is None else str(summary["finetunes"])),
         _card("wall time", _duration(summary["wall_s"])),
         _card("Pareto designs", str(summary["pareto"])),
+        *([_card("unpruned baseline (accuracy)", f"{float(base_score):.4g}")]
+          if isinstance(base_score, int | float) else []),
     ])
     figures = "\n".join(_img(p, t) for t, p in plots.items()) or '<p class="note">No plottable trials.</p>'
     config = (f"<details><summary>Resolved config (config.toml)</summary><pre>{_e(run.config_text)}</pre></details>"
@@ -362,8 +416,10 @@ seed {_e(run.meta.get("seed", "?"))} · report generated {_e(generated)}</p>
 {_settings_html(run)}
 <h2>Pareto designs</h2>
 <p class="note">Completed, feasible designs not dominated in ({_e(", ".join(n for n, _ in run.objectives))});
-↑ maximised, ↓ minimised. Carbon in kg CO2e over the usage profile's lifetime; also in pareto.csv.</p>
-{_pareto_html(front, run.objectives)}
+↑ maximised, ↓ minimised. Carbon in kg CO2e over the usage profile's lifetime; also in pareto.csv.
+The first row ("base") is the unpruned model's score, when the run scored it.</p>
+{_noise_html(front)}
+{_pareto_html(front, run.objectives, baseline)}
 <h2>Plots</h2>
 {figures}
 <h2>The search's own footprint</h2>
@@ -374,8 +430,15 @@ seed {_e(run.meta.get("seed", "?"))} · report generated {_e(generated)}</p>
 {config}
 </body></html>
 """
-    out = run_dir / "report.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write(run_dir / "report.html", page)
+
+
+def _noise_html(front: pd.DataFrame) -> str:
+    note = noise_note(front)
+    if note is None:
+        has_ci = "accuracy_ci_low" in front.columns and front["accuracy_ci_low"].notna().any()
+        return ('<p class="note" id="noise">No two Pareto designs have overlapping 95 % accuracy intervals.</p>'
+                if has_ci else "")
+    return f'<p class="note" id="noise">{_e(note)}; their order on the front is not evidence.</p>'
+
+

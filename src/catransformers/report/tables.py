@@ -7,16 +7,18 @@ HTML report shows are the same numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 from rich.table import Table
 
+from catransformers.models import PRUNE_KEYS
 from catransformers.report.pareto import objective_specs, pareto_front
 
 __all__ = [
     "PRUNE_SUFFIXES",
+    "baseline_row",
     "describe_hardware",
     "describe_pruning",
     "format_pareto_table",
@@ -24,8 +26,8 @@ __all__ = [
     "pruned_dim_columns",
 ]
 
-# Pruned-dimension columns of trials.csv are "<encoder>.<suffix>" (e.g. "text.heads"); suffixes from models/pruning.
-PRUNE_SUFFIXES = ("layers", "heads", "ffn_blocks", "hidden_blocks")
+# Pruned-dimension columns of trials.csv are "<encoder>.<knob>" (e.g. "text.heads").
+PRUNE_SUFFIXES = PRUNE_KEYS
 _SUFFIX_LABEL = {"layers": "layers", "heads": "heads", "ffn_blocks": "FFN blocks", "hidden_blocks": "hidden blocks"}
 
 
@@ -130,9 +132,10 @@ def pareto_display_rows(
 ) -> tuple[list[str], list[list[str]]]:
     """Header and formatted rows of the Pareto table (objective columns marked ↑ maximise / ↓ minimise).
 
-    Columns present in the front only: trial, accuracy (metric), total / embodied / operational carbon in
-    kg CO2e, latency ms, energy mJ, area mm², TOPS, pruned dims, hardware. `compact` (terminal) drops the
-    die / DRAM split and TOPS and uses the short pruning / hardware forms.
+    Columns present in the front only: trial, accuracy (metric) with its 95 % interval, total / embodied /
+    operational carbon in kg CO2e, latency ms, energy mJ, area mm², TOPS, pruned dims, hardware. `compact`
+    (terminal, 80 columns) keeps trial, accuracy, total carbon, latency, energy / area when they are
+    objectives, and the short pruning / hardware forms; the report has the rest.
     """
     specs = dict(objective_specs(objectives))
 
@@ -140,31 +143,34 @@ def pareto_display_rows(
         return f"{label} {'↑' if specs[col] else '↓'}" if col in specs else label
 
     metric = ""
-    if "metric" in front.columns:
+    if "metric" in front.columns and not compact:
         metrics = [str(m) for m in front["metric"].dropna().unique()]
         metric = f" ({', '.join(metrics)})" if metrics else ""
     dims = pruned_dim_columns(front)
     columns: list[tuple[str, Any]] = []
     if "trial" in front.columns:
-        columns.append(("trial", lambda r: _int(r["trial"])))
+        columns.append(("#" if compact else "trial", lambda r: _int(r["trial"])))
     if "accuracy" in front.columns:
-        columns.append((mark("accuracy", f"accuracy{metric}"), lambda r: _num(r["accuracy"])))
+        columns.append((mark("accuracy", "acc" if compact else f"accuracy{metric}"), lambda r: _num(r["accuracy"])))
+        if not compact and _has_values(front, "accuracy_ci_low"):
+            columns.append(("95% interval", lambda r: _interval(r)))
     if "total_carbon_kg" in front.columns:
-        label = "total carbon (kg)" if compact else "total carbon (kg CO2e)"
+        label = "CO2e kg" if compact else "total carbon (kg CO2e)"
         columns.append((mark("total_carbon_kg", label), lambda r: _num(r["total_carbon_kg"])))
-    if {"embodied_die_kg", "embodied_dram_kg", "embodied_kg"} & set(front.columns):
+    if {"embodied_die_kg", "embodied_dram_kg", "embodied_kg"} & set(front.columns) and not compact:
         columns.append(("embodied (kg)", lambda r: _num(_embodied_kg(r))))
-        if "embodied_die_kg" in front.columns and not compact:
+        if "embodied_die_kg" in front.columns:
             columns.append(("die / DRAM (kg)", lambda r: f"{_num(r.get('embodied_die_kg'))} / "
                             f"{_num(r.get('embodied_dram_kg'))}"))
-    if "operational_kg" in front.columns:
+    if "operational_kg" in front.columns and not compact:
         columns.append(("operational (kg)", lambda r: _num(r["operational_kg"])))
     if "latency_s" in front.columns:
-        columns.append((mark("latency_s", "latency (ms)"), lambda r: _num(_scaled(r["latency_s"], 1e3))))
-    if "energy_per_inference_j" in front.columns:
-        columns.append((mark("energy_per_inference_j", "energy (mJ)"),
-                        lambda r: _num(_scaled(r["energy_per_inference_j"], 1e3))))
-    if "area_mm2" in front.columns:
+        columns.append((mark("latency_s", "ms" if compact else "latency (ms)"),
+                        lambda r: _num(_scaled(r["latency_s"], 1e3), ".3g" if compact else ".4g")))
+    if "energy_per_inference_j" in front.columns and (not compact or "energy_per_inference_j" in specs):
+        columns.append((mark("energy_per_inference_j", "mJ" if compact else "energy (mJ)"),
+                        lambda r: _num(_scaled(r["energy_per_inference_j"], 1e3), ".3g" if compact else ".4g")))
+    if "area_mm2" in front.columns and (not compact or "area_mm2" in specs):
         columns.append((mark("area_mm2", "area (mm²)"), lambda r: _num(r["area_mm2"])))
     if "tops" in front.columns and not compact:
         columns.append(("TOPS", lambda r: _num(r["tops"], ".3g")))
@@ -177,6 +183,37 @@ def pareto_display_rows(
     return header, rows
 
 
+def _has_values(df: pd.DataFrame, col: str) -> bool:
+    return col in df.columns and bool(pd.to_numeric(df[col], errors="coerce").notna().any())
+
+
+def _interval(row: pd.Series) -> str:
+    low, high = row.get("accuracy_ci_low"), row.get("accuracy_ci_high")
+    if _is_missing(low) or _is_missing(high):
+        return "—"
+    return f"{_num(low)} – {_num(high)}"
+
+
+def baseline_row(header: Sequence[str], baseline: Mapping[str, Any] | None, *, compact: bool = False) -> list[str]:
+    """The unpruned model's row for a Pareto table with `header`: its score, the rest left blank."""
+    if not baseline or "score" not in baseline:
+        return []
+    cells = []
+    for name in header:
+        if name in ("#", "trial"):
+            cells.append("base")
+        elif name.startswith(("acc", "accuracy")):
+            cells.append(_num(baseline.get("score")))
+        elif name == "95% interval":
+            cells.append(_interval(pd.Series({"accuracy_ci_low": baseline.get("score_ci_low"),
+                                              "accuracy_ci_high": baseline.get("score_ci_high")})))
+        elif name == "pruned dims":
+            cells.append("unpruned")
+        else:
+            cells.append("")
+    return cells
+
+
 def _scaled(x: Any, factor: float) -> Any:
     if _is_missing(x):
         return None
@@ -186,20 +223,34 @@ def _scaled(x: Any, factor: float) -> Any:
         return x
 
 
+COMPACT_CAPTION = ("pruned: L layers, H heads, F FFN blocks, D hidden blocks per encoder; hardware: clusters x "
+                   "width x depth, L2 KB/bandwidth, GLB MB; carbon split, energy, area, intervals: report.html")
+
+
 def format_pareto_table(
-    df: pd.DataFrame, objectives: Iterable[Any], *, title: str | None = None, compact: bool = True
+    df: pd.DataFrame, objectives: Iterable[Any], *, title: str | None = None, compact: bool = True,
+    baseline: Mapping[str, Any] | None = None, max_rows: int | None = None,
 ) -> Table:
     """A rich Table of the Pareto designs of `df` (a trials table or an already computed front).
 
-    Compact by default (short pruning / hardware forms, see `describe_pruning` and `describe_hardware`).
+    Compact by default: fits an 80-column terminal (numbers never cut; the pruning and hardware text
+    wraps), see `pareto_display_rows`. `baseline` (run.json's) adds the unpruned model as the first row.
     """
     specs = objective_specs(objectives)
     front = pareto_front(df, specs)
-    header, rows = pareto_display_rows(front, specs, compact=compact)
-    table = Table(title=title or f"Pareto designs ({len(front)})", show_lines=bool(rows))
-    for name in header:
-        numeric = name not in ("pruned dims", "hardware", "die / DRAM (kg)")
-        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    shown = front if max_rows is None else front.head(max_rows)
+    header, rows = pareto_display_rows(shown, specs, compact=compact)
+    base = baseline_row(header, baseline, compact=compact)
+    table = Table(title=title or f"Pareto designs ({len(front)})", show_lines=bool(rows) and not compact,
+                  caption=COMPACT_CAPTION if compact else None, pad_edge=False, collapse_padding=compact)
+    text_cols = ("pruned dims", "hardware", "die / DRAM (kg)", "95% interval")
+    for i, name in enumerate(header):
+        numeric = name not in text_cols
+        widest = max([len(name), *(len(r[i]) for r in rows), len(base[i]) if base else 0])
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric,
+                         min_width=widest if numeric else None)
+    if base:
+        table.add_row(*base, style="dim")
     for row in rows:
         table.add_row(*row)
     return table

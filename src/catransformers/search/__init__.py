@@ -3,6 +3,7 @@
 from catransformers.search.config import ExperimentConfig, config_from_dict, config_to_toml, load_config, preset_names
 from catransformers.search.engine import Engine, SearchInterrupted, SearchOutcome, trials_table
 from catransformers.search.modes import MODES, Mode, Objective, get_mode
+from catransformers.search.records import Status, TrialRecord
 from catransformers.search.surrogate import surrogate_score
 
 
@@ -13,7 +14,8 @@ def run_search(cfg: ExperimentConfig, run_dir=None, resume: bool = False, report
 
 
 __all__ = [
-    "MODES", "Engine", "ExperimentConfig", "Mode", "Objective", "SearchInterrupted", "SearchOutcome",
+    "MODES", "Engine", "ExperimentConfig", "Mode", "Objective", "SearchInterrupted", "SearchOutcome", "Status",
+    "TrialRecord",
     "config_from_dict", "config_to_toml", "get_mode", "load_config", "preset_names", "run_search",
     "surrogate_score", "trials_table",
 ]

@@ -94,6 +94,9 @@ class SearchSection(_Section):
         default_factory=dict, description="reference point per objective column (defaults: the paper's)"
     )
     footprint: bool = Field(False, description="measure the search's own carbon with codecarbon (offline mode)")
+    verbose: bool = Field(False, description="show the libraries' own log lines (codecarbon, Ax)")
+    fused_logei: bool = Field(True, description="use BoTorch's fused C++ qLogNEHVI kernel where it builds (about 3x "
+                              "faster proposals here); false: the pure-PyTorch path")
     footprint_country: str = Field("USA", description="ISO-3 country code for codecarbon's offline grid intensity")
 
     @field_validator("mode", "strategy", mode="before")

@@ -7,19 +7,24 @@ recorded and abandoned in Ax without a fine-tune; the distinct pruned models sti
 fine-tuned on the workers (never twice: results are memoised by canonical pruned spec, and the accuracy stage
 caches them on disk too); every finished trial is journalled and the outputs rewritten; when the batch is done
 its outcomes go to Ax in trial order, so worker count never changes what Ax sees.
+
+Fine-tune accounting survives a kill at any point: `state/finetunes.log` gets a "start" record before a job is
+submitted and a "done" record (with the result) the moment the worker returns, before the journal commit. On
+resume a "done" result completes its pending trials without running again, and a job whose start was logged by
+an earlier session but whose result now comes back from the accuracy cache is booked as this run's fine-tune.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from catransformers.errors import UserError
@@ -27,9 +32,15 @@ from catransformers.hardware.config import TEMPLATE_KEYS
 from catransformers.models import PRUNE_KEYS, parse_prune, prune_spec
 from catransformers.report.pareto import hypervolume, pareto_front
 from catransformers.search.config import ExperimentConfig, config_to_toml
+from catransformers.search.footprint import Footprint
 from catransformers.search.problem import COST_COLUMNS, Problem
+from catransformers.search.records import ACCURACY_FIELDS, Status, TrialRecord
+from catransformers.search.resume import check_resume_config
 from catransformers.search.store import RunStore
-from catransformers.search.workers import Executor
+from catransformers.search.workers import Executor, ray_preflight
+
+# A wait on the workers longer than this is announced (what is running, for how long); this project's choice.
+WAIT_NOTE_S = 5.0
 
 
 class SearchInterrupted(Exception):
@@ -44,7 +55,7 @@ class SearchOutcome:
     table: pd.DataFrame
     front: pd.DataFrame
     info: dict[str, Any]
-    trials: list[dict[str, Any]] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
 
 
 def default_run_dir(cfg: ExperimentConfig) -> Path:
@@ -53,76 +64,120 @@ def default_run_dir(cfg: ExperimentConfig) -> Path:
     return Path(cfg.output.dir) / name
 
 
+def make_optimizer(cfg: ExperimentConfig, problem: Problem) -> Any:
+    """The Ax optimizer of this experiment, or None where no Ax loop runs (hardware-only, nested)."""
+    if not problem.mode.search_model and cfg.search.strategy == "nested":
+        return None
+    from catransformers.search.optimizer import AxOptimizer
+
+    s = cfg.search
+    return AxOptimizer(problem, s.strategy, s.seed, s.sobol_trials, s.acqf_restarts, s.acqf_raw_samples,
+                       fused_logei=s.fused_logei)
+
+
 class Engine:
     """Runs (or resumes) one experiment into one run folder."""
 
-    def __init__(self, cfg: ExperimentConfig, store: RunStore, reporter: Any = None) -> None:
+    def __init__(self, cfg: ExperimentConfig, store: RunStore, reporter: Any = None, *, problem: Problem | None = None,
+                 optimizer: Any = None, changes: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.store = store
-        self.problem = Problem.from_config(cfg)
+        self.problem = problem or Problem.from_config(cfg)
+        self.optimizer = optimizer
         self.reporter = reporter
-        self.trials: list[dict[str, Any]] = store.load_trials()
+        self.trials: list[TrialRecord] = store.load_trials()
+        self.prior = store.read_run_json()
+        self.baseline: dict[str, Any] | None = self.prior.get("baseline")
         self.memo: dict[str, dict[str, Any]] = {}
         self.failed: dict[str, str] = {}
         for rec in self.trials:
-            if rec.get("accuracy") is not None:
-                self.memo.setdefault(rec["prune"], rec["accuracy"])
-            elif rec["status"] == "failed" and rec.get("prune") and rec.get("finetune_error"):
-                self.failed[rec["prune"]] = rec["error"]
-        self.prior = store.read_run_json()
+            if rec.accuracy is not None:
+                self.memo.setdefault(rec.prune, rec.accuracy)
+            elif rec.status is Status.FAILED and rec.prune and rec.finetune_error:
+                self.failed[rec.prune] = rec.error or ""
+        sessions = self.prior.get("sessions")
+        self.sessions: list[dict[str, Any]] = (sessions if isinstance(sessions, list)
+                                               else [{"session": i + 1} for i in range(int(sessions or 0))])
+        self.session = len(self.sessions) + 1
+        self.log = store.finetunes()
+        self.logged: dict[str, dict[str, Any]] = {}  # prune -> its "done" record
+        for entry in self.log:
+            if entry.get("event") == "done" and isinstance(entry.get("result"), dict):
+                self.logged.setdefault(entry["prune"], entry)
+                self.memo.setdefault(entry["prune"], entry["result"])
+        s = cfg.search
+        self.session_entry = {"session": self.session, "started": datetime.now().isoformat(timespec="seconds"),
+                              "trials_budget": s.trials, "workers": s.workers, "max_finetunes": s.max_finetunes,
+                              "changes": changes or {}}
         self.t_start = time.time()
 
     # -------------------------------------------------------------- public
 
     @classmethod
     def start(cls, cfg: ExperimentConfig, run_dir: Path | None = None, reporter: Any = None) -> Engine:
-        """A new run: checks that can fail run before anything is written."""
+        """A new run: every check that can fail (constraints, reference point, Ax setup) runs before any write."""
         problem = Problem.from_config(cfg)
         problem.preflight()
         if problem.mode.needs_accuracy and cfg.accuracy.task != "surrogate":
             accuracy_preflight(cfg)
+        optimizer = make_optimizer(cfg, problem)
+        if cfg.search.ray_address and optimizer is not None:
+            ray_preflight(cfg.search.ray_address)
         run_dir = Path(run_dir) if run_dir else default_run_dir(cfg)
         store = RunStore.create(run_dir, config_to_toml(cfg))
-        return cls(cfg, store, reporter)
+        return cls(cfg, store, reporter, problem=problem, optimizer=optimizer)
 
     @classmethod
     def resume(cls, run_dir: Path, cfg: ExperimentConfig, reporter: Any = None) -> Engine:
+        """Continue a run: its journal must be intact and `cfg` may differ from the original only additively."""
         store = RunStore.open(Path(run_dir))
-        from catransformers.search.store import atomic_write
-
-        atomic_write(store.root / "config.toml", config_to_toml(cfg))  # resume may extend trials / workers
-        return cls(cfg, store, reporter)
+        try:
+            changes = check_resume_config(store, cfg)
+            problem = Problem.from_config(cfg)
+            engine = cls(cfg, store, reporter, problem=problem, optimizer=make_optimizer(cfg, problem),
+                         changes=changes)
+            store.write_config(config_to_toml(cfg))  # the accepted additive changes (the original stays in state/)
+        except BaseException:
+            store.release()
+            raise
+        return engine
 
     def run(self) -> SearchOutcome:
-        tracker = self._start_footprint()
+        footprint = Footprint(self.cfg.search.footprint_country,
+                              self.cfg.search.verbose).start() \
+            if self.cfg.search.footprint else None
         executor: Executor | None = None
         try:
-            if self.problem.mode.search_model or self.cfg.search.strategy != "nested":
+            if self.optimizer is not None:
                 executor = Executor(self.cfg.search.workers, self.cfg.search.ray_address)
+                self._score_baseline(executor)
                 self._loop(executor)
             else:
                 self._hardware_sweep()
         except KeyboardInterrupt:
-            self._finish(tracker, interrupted=True)
+            self._finish(footprint, interrupted=True)
+            self.store.release()
             raise SearchInterrupted(
                 f"interrupted; {self._n_done()} trials saved in {self.store.root}. Resume with: "
                 f"catransformers search --resume {self.store.root}") from None
+        except BaseException:
+            self.store.release()
+            raise
         finally:
             if executor is not None:
                 executor.shutdown()
-        outcome = self._finish(tracker, interrupted=False)
+        outcome = self._finish(footprint, interrupted=False)
         self.store.release()
         return outcome
 
     # -------------------------------------------------------------- loop
 
     def _loop(self, executor: Executor) -> None:
-        from catransformers.search.optimizer import AxOptimizer
-
         s = self.cfg.search
-        ax = AxOptimizer(self.problem, s.strategy, s.seed, s.sobol_trials, s.acqf_restarts, s.acqf_raw_samples)
+        ax = self.optimizer
+        ax.notify = self._note_wait
         ax.replay(self.trials)
-        pending = [r for r in self.trials if r["status"] == "pending"]
+        pending = [r for r in self.trials if r.status is Status.PENDING]
         if pending:
             self._evaluate_batch(pending, executor)
             for rec in pending:
@@ -149,52 +204,73 @@ class Engine:
             return True
         return s.max_finetunes is not None and self.n_finetunes() >= s.max_finetunes
 
-    def _new_record(self, idx: int, params: dict[str, Any], gen_s: float) -> dict[str, Any]:
+    def _new_record(self, idx: int, params: dict[str, Any], gen_s: float) -> TrialRecord:
         hw = {k[4:]: v for k, v in params.items() if k.startswith("hw__")}
-        return {"trial": idx, "params": params, "hw": hw or None, "prune": None, "status": "pending",
-                "designs": [], "accuracy": None, "objectives": {}, "error": None, "cached": False,
-                "timings": {"propose_s": round(gen_s, 3)}}
+        return TrialRecord(trial=idx, params=params, hw=hw or None, timings={"propose_s": round(gen_s, 3)})
 
-    def _evaluate_batch(self, batch: list[dict[str, Any]], executor: Executor) -> None:
+    def _evaluate_batch(self, batch: list[TrialRecord], executor: Executor) -> None:
         for rec in batch:
             self._check_hardware(rec)
         self.store.save_trials(self.trials)
         self._write_outputs()
-        waiting = [r for r in batch if r["status"] == "pending"]
+        waiting = [r for r in batch if r.status is Status.PENDING]
         for rec in list(waiting):  # memo hits: a hardware-only change never triggers a fine-tune
             if not self.problem.mode.needs_accuracy:
                 self._complete(rec, None)
-            elif rec["prune"] in self.memo:
-                self._complete(rec, self.memo[rec["prune"]], cached=True)
-            elif rec["prune"] in self.failed:
-                self._fail(rec, f"same pruned model failed before: {self.failed[rec['prune']]}")
+            elif rec.prune in self.memo:
+                logged = self.logged.get(rec.prune)
+                first = logged is not None and logged.get("finetuned") and logged.get("trial") == rec.trial
+                self._complete(rec, self.memo[rec.prune], cached=not first)
+            elif rec.prune in self.failed:
+                self._fail(rec, f"same pruned model failed before: {self.failed[rec.prune]}")
             else:
                 continue
             waiting.remove(rec)
-        keys = list(dict.fromkeys(r["prune"] for r in waiting))
+        keys = list(dict.fromkeys(r.prune for r in waiting))
         handles: dict[Any, str] = {}
+        since = time.monotonic()
         while keys or handles:
             while keys and len(handles) < executor.capacity:
                 key = keys.pop(0)
+                group = [r for r in waiting if r.prune == key]
+                self.store.log_finetune({"event": "start", "prune": key, "trial": group[0].trial,
+                                         "session": self.session})
                 handles[executor.submit(self._job(key))] = key
-            for handle, result in executor.wait_any(list(handles)):
+            finished = executor.wait_any(list(handles), timeout_s=WAIT_NOTE_S)
+            if not finished:
+                self._note_wait(f"waiting for {len(handles)} fine-tune(s) for {time.monotonic() - since:.0f} s: "
+                                + "; ".join(list(handles.values())[:3]))
+                continue
+            for handle, result in finished:
                 key = handles.pop(handle)
-                group = [r for r in waiting if r["prune"] == key]
-                if result.get("ok"):
-                    acc = result["result"]
-                    self.memo[key] = acc
-                    if not acc.get("cached"):
-                        self.store.log_finetune(key, group[0]["trial"], float(acc.get("wall_s", 0.0)))
-                    for i, rec in enumerate(group):
-                        self._complete(rec, acc, cached=bool(acc.get("cached")) or i > 0)
-                else:
-                    if result.get("user_error"):
-                        raise UserError(result["error"])
-                    self.failed[key] = result["error"]
-                    for rec in group:
-                        self._fail(rec, result["error"], finetune=True)
+                self._finished(key, [r for r in waiting if r.prune == key], result)
 
-    def _job(self, key: str) -> dict[str, Any]:
+    def _finished(self, key: str, group: list[TrialRecord], result: dict[str, Any]) -> None:
+        """Book one returned job: the fine-tune log first (source of truth), then the journal."""
+        if not result.get("ok"):
+            if result.get("user_error"):
+                raise UserError(result["error"])
+            self.failed[key] = result["error"]
+            for rec in group:
+                self._fail(rec, result["error"], finetune=True)
+            return
+        acc = {k: result["result"].get(k) for k in ACCURACY_FIELDS}
+        ran_here = not acc.get("cached") or self._started_earlier(key)
+        entry = {"event": "done", "prune": key, "trial": group[0].trial, "session": self.session,
+                 "finetuned": bool(ran_here), "wall_s": round(float(acc.get("wall_s") or 0.0), 3), "result": acc}
+        self.store.log_finetune(entry)
+        self.log.append(entry)
+        self.logged[key] = entry
+        self.memo[key] = acc
+        for i, rec in enumerate(group):
+            self._complete(rec, acc, cached=not ran_here or i > 0)
+
+    def _started_earlier(self, key: str) -> bool:
+        """A start of `key` logged by an earlier session with no result: that session's kill hid its fine-tune."""
+        return any(e.get("event") == "start" and e.get("prune") == key and e.get("session") != self.session
+                   for e in self.log)
+
+    def _job(self, key: str | None) -> dict[str, Any]:
         acc = self.cfg.accuracy
         recipe = acc.recipe().model_dump()
         if "threads" not in self.cfg.accuracy.model_fields_set:
@@ -203,58 +279,80 @@ class Engine:
                 "cache_dir": acc.cache_dir, "seed": acc.seed, "surrogate_noise": acc.surrogate_noise,
                 "surrogate_delay_s": acc.surrogate_delay_s, "surrogate_fail": acc.surrogate_fail}
 
+    def _note_wait(self, text: str) -> None:
+        """Say what a wait longer than a few seconds waits for (the CLI's progress line, else stderr)."""
+        if self.reporter is not None and hasattr(self.reporter, "waiting"):
+            self.reporter.waiting(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def _score_baseline(self, executor: Executor) -> None:
+        """Score the unpruned model once per run (kept in run.json; the CLI, report and plots show it)."""
+        if not self.problem.mode.needs_accuracy or (self.baseline and "score" in self.baseline):
+            return
+        handle = executor.submit(self._job(None))
+        since = time.monotonic()
+        while not (done := executor.wait_any([handle], timeout_s=WAIT_NOTE_S)):
+            self._note_wait(f"waiting for the unpruned baseline score for {time.monotonic() - since:.0f} s")
+        result = done[0][1]
+        if result.get("ok"):
+            res = result["result"]
+            self.baseline = {k: res.get(k) for k in ("score", "metric", "higher_is_better", "score_ci_low",
+                                                     "score_ci_high", "n_items", "wall_s", "cached")}
+        elif result.get("user_error"):
+            raise UserError(result["error"])
+        else:  # the search still runs; the baseline is shown as missing with its reason
+            self.baseline = {"error": result["error"]}
+        self._write_outputs()
+
     # -------------------------------------------------------------- one trial
 
-    def _check_hardware(self, rec: dict[str, Any]) -> None:
+    def _check_hardware(self, rec: TrialRecord) -> None:
         """Exact constraint check before any fine-tune; keeps the feasible designs of this trial."""
         t0 = time.perf_counter()
         try:
-            prune = self.problem.prune_of(rec["params"])
-            rec["prune"] = self.problem.prune_text(prune)
+            prune = self.problem.prune_of(rec.params)
+            rec.prune = self.problem.prune_text(prune)
             pruned = prune_spec(self.problem.spec, prune)
-            if rec["hw"] is not None:
-                designs = self.problem.fixed_design(pruned, rec["hw"])
-            else:
-                designs = self.problem.sweep(pruned)
+            designs = self.problem.fixed_design(pruned, rec.hw) if rec.hw is not None else self.problem.sweep(pruned)
             front = self.problem.hw_front(designs)
         except UserError:
             raise
         except Exception as err:
             self._fail(rec, f"cost model: {type(err).__name__}: {err}"[:500])
             return
-        rec["timings"]["hardware_s"] = round(time.perf_counter() - t0, 4)
+        rec.timings["hardware_s"] = round(time.perf_counter() - t0, 4)
         if front.empty:
-            rec["status"] = "infeasible"
-            rec["error"] = self.problem.why_infeasible(designs)
-            rec["designs"] = [_design_row(designs.iloc[0])] if rec["hw"] is not None else []
+            rec.status = Status.INFEASIBLE
+            rec.error = self.problem.why_infeasible(designs)
+            rec.designs = [_design_row(designs.iloc[0])] if rec.hw is not None else []
             self._announce(rec)
             return
-        rec["designs"] = [_design_row(row) for _, row in front.iterrows()]
+        rec.designs = [_design_row(row) for _, row in front.iterrows()]
 
-    def _complete(self, rec: dict[str, Any], acc: dict[str, Any] | None, cached: bool = False) -> None:
-        rec["status"] = "completed"
-        rec["cached"] = cached
+    def _complete(self, rec: TrialRecord, acc: dict[str, Any] | None, cached: bool = False) -> None:
+        rec.status = Status.COMPLETED
+        rec.cached = cached
         if acc is not None:
-            rec["accuracy"] = {k: acc.get(k) for k in ("score", "metric", "higher_is_better", "params", "flops",
-                                                       "steps", "wall_s", "cached", "score_before_heal")}
-            rec["timings"]["finetune_s"] = 0.0 if cached else float(acc.get("wall_s") or 0.0)
-        best = rec["designs"][0]
-        rec["objectives"] = {o.name: (rec["accuracy"]["score"] if o.name == "accuracy" else best[o.name])
-                             for o in self.problem.mode.objectives}
+            rec.accuracy = {k: acc.get(k) for k in ACCURACY_FIELDS}
+            rec.timings["finetune_s"] = 0.0 if cached else float(acc.get("wall_s") or 0.0)
+        best = rec.designs[0]
+        rec.objectives = {o.name: (rec.accuracy["score"] if o.name == "accuracy" else best[o.name])
+                          for o in self.problem.mode.objectives}
         self._commit(rec)
 
-    def _fail(self, rec: dict[str, Any], error: str, finetune: bool = False) -> None:
-        rec["status"] = "failed"
-        rec["error"] = error
-        rec["finetune_error"] = finetune
+    def _fail(self, rec: TrialRecord, error: str, finetune: bool = False) -> None:
+        rec.status = Status.FAILED
+        rec.error = error
+        rec.finetune_error = finetune
         self._commit(rec)
 
-    def _commit(self, rec: dict[str, Any]) -> None:
+    def _commit(self, rec: TrialRecord) -> None:
         self.store.save_trials(self.trials)
         self._write_outputs()
         self._announce(rec)
 
-    def _announce(self, rec: dict[str, Any]) -> None:
+    def _announce(self, rec: TrialRecord) -> None:
         if self.reporter is not None:
             self.reporter.trial_done(rec, self)
 
@@ -262,13 +360,13 @@ class Engine:
 
     def _hardware_sweep(self) -> None:
         """Hardware-only mode, nested strategy: the sweep IS the exact answer, as one trial."""
-        if self.trials and self.trials[0]["status"] != "pending":
+        if self.trials and self.trials[0].done:
             return
         rec = self._new_record(0, {}, 0.0)
         self.trials = [rec]
         self.store.save_trials(self.trials)
         self._check_hardware(rec)
-        if rec["status"] == "pending":
+        if rec.status is Status.PENDING:
             self._complete(rec, None)
         else:
             self._commit(rec)
@@ -276,11 +374,16 @@ class Engine:
     # -------------------------------------------------------------- outputs
 
     def n_finetunes(self) -> int:
-        return sum(1 for r in self.trials if r["status"] == "completed" and r.get("accuracy") is not None
-                   and not r.get("cached"))
+        """Distinct pruned models this run fine-tuned, from the fine-tune log (the source of truth)."""
+        return len({e["prune"] for e in self.log if e.get("event") == "done" and e.get("finetuned")})
+
+    def finetune_wall_s(self) -> float:
+        done = {e["prune"]: float(e.get("wall_s") or 0.0) for e in self.log
+                if e.get("event") == "done" and e.get("finetuned")}
+        return sum(done.values())
 
     def _n_done(self) -> int:
-        return sum(1 for r in self.trials if r["status"] != "pending")
+        return sum(1 for r in self.trials if r.done)
 
     def table(self) -> pd.DataFrame:
         return trials_table(self.trials, self.problem)
@@ -298,15 +401,17 @@ class Engine:
                            [self.problem.reference[o.name] for o in objs], [o.maximize for o in objs])
 
     def _write_outputs(self, extra: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Rewrite trials.csv/parquet, then run.json with their row count and checksums (the report checks them)."""
         table = self.table()
-        self.store.write_table(table)
-        self.store.write_run_json(self._info(table) | (extra or {}))
+        digest = self.store.write_table(table)
+        self.store.write_run_json(self._info(table) | {"table": digest} | (extra or {}))
         return table
 
     def _info(self, table: pd.DataFrame) -> dict[str, Any]:
         c = self.cfg
         objs = self.problem.mode.objectives
-        counts = {s: sum(1 for r in self.trials if r["status"] == s) for s in ("completed", "failed", "infeasible")}
+        counts = {s.value: sum(1 for r in self.trials if r.status is s)
+                  for s in (Status.COMPLETED, Status.FAILED, Status.INFEASIBLE)}
         wall = float(self.prior.get("wall_s", 0.0)) + (time.time() - self.t_start)
         return {
             "name": self.store.root.name, "model": c.model.id, "mode": c.search.mode, "strategy": c.search.strategy,
@@ -317,43 +422,19 @@ class Engine:
             "hardware_objectives": [o.name for o in self.problem.mode.hw_objectives],
             "constraints": c.constraints.model_dump(), "latency_capped": self.problem.mode.latency_capped,
             "accuracy_task": c.accuracy.task if self.problem.mode.needs_accuracy else None,
+            "baseline": self.baseline,
             "trials": len(self.trials), "trials_budget": c.search.trials, **{f"n_{k}": v for k, v in counts.items()},
             "n_designs": len(table), "n_finetunes": self.n_finetunes(),
+            "finetune_wall_s": round(self.finetune_wall_s(), 3),
             "hypervolume": self.hypervolume(table), "wall_s": round(wall, 2),
-            "sessions": int(self.prior.get("sessions", 0)) + 1, "footprint": self.prior.get("footprint"),
-            "codecarbon": self.prior.get("footprint"),  # the report stage's name for it
+            "sessions": [*self.sessions, self.session_entry], "footprint": self.prior.get("footprint"),
             "updated": datetime.now().isoformat(timespec="seconds"),
         }
 
-    def _start_footprint(self) -> Any:
-        if not self.cfg.search.footprint:
-            return None
-        try:
-            from codecarbon import OfflineEmissionsTracker
-
-            tracker = OfflineEmissionsTracker(country_iso_code=self.cfg.search.footprint_country, save_to_file=False,
-                                              log_level="error", measure_power_secs=15, tracking_mode="process")
-            tracker.start()
-            return tracker
-        except Exception as err:  # optional measurement: never fails the search
-            self.prior["footprint"] = {"error": f"codecarbon unavailable: {type(err).__name__}: {err}"[:200]}
-            return None
-
-    def _finish(self, tracker: Any, interrupted: bool) -> SearchOutcome:
+    def _finish(self, footprint: Footprint | None, interrupted: bool) -> SearchOutcome:
         extra: dict[str, Any] = {"interrupted": interrupted}
-        if tracker is not None:
-            try:
-                kg = float(tracker.stop() or 0.0)
-                data = tracker.final_emissions_data
-                prev = self.prior.get("footprint") or {}
-                extra["footprint"] = {
-                    "emissions_kg": kg + float(prev.get("emissions_kg", 0.0)),
-                    "energy_kwh": float(getattr(data, "energy_consumed", 0.0)) + float(prev.get("energy_kwh", 0.0)),
-                    "country": self.cfg.search.footprint_country, "tool": "codecarbon (offline)",
-                }
-            except Exception as err:
-                extra["footprint"] = {"error": f"codecarbon: {type(err).__name__}: {err}"[:200]}
-            extra["codecarbon"] = extra["footprint"]
+        if footprint is not None:
+            extra["footprint"] = footprint.stop(self.prior.get("footprint"))
         table = self._write_outputs(extra)
         info = self.store.read_run_json()
         return SearchOutcome(self.store.root, table, self.front(table), info, self.trials)
@@ -387,73 +468,50 @@ def _design_row(row: pd.Series) -> dict[str, Any]:
     return out
 
 
-TABLE_COLUMNS = ("trial", "design", "status", "accuracy", "metric", "total_carbon_kg", "embodied_die_kg",
-                 "embodied_dram_kg", "embodied_kg", "operational_kg", "latency_s", "energy_per_inference_j",
-                 "area_mm2", "tops", "bound", "feasible", *TEMPLATE_KEYS)
+ACCURACY_COLUMNS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "metric")
+DESIGN_COLUMNS = ("total_carbon_kg", "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg",
+                  "latency_s", "energy_per_inference_j", "area_mm2", "tops", *TEMPLATE_KEYS)
+TABLE_COLUMNS = ("trial", "design", "status", *ACCURACY_COLUMNS, *DESIGN_COLUMNS[:9], "bound", "feasible",
+                 *TEMPLATE_KEYS)
 
 
-def trials_table(trials: list[dict[str, Any]], problem: Problem) -> pd.DataFrame:
+def trials_table(trials: list[TrialRecord], problem: Problem) -> pd.DataFrame:
     """One row per evaluated (model, hardware) design: the report stage's input."""
     knob_cols = [f"{enc}.{knob}" for enc in problem.space for knob in PRUNE_KEYS]
     rows = []
     for rec in trials:
-        if rec["status"] == "pending":
+        if not rec.done:
             continue
-        acc = rec.get("accuracy") or {}
+        acc = rec.accuracy or {}
         prune_cols: dict[str, Any] = {}
-        if rec.get("prune") is not None:
-            params = parse_prune(problem.spec, rec["prune"])
+        if rec.prune is not None:
+            params = parse_prune(problem.spec, rec.prune)
             prune_cols = {f"{enc}.{knob}": getattr(p, knob) for enc, p in params.items() for knob in PRUNE_KEYS}
-        designs = rec["designs"] or [{}]
-        for i, design in enumerate(designs):
-            row: dict[str, Any] = {"trial": rec["trial"], "design": i, "status": rec["status"],
-                                   "accuracy": acc.get("score", math.nan), "metric": acc.get("metric")}
-            row.update({k: design.get(k, math.nan) for k in TABLE_COLUMNS[5:] if k not in ("bound", "feasible")})
+        for i, design in enumerate(rec.designs or [{}]):
+            row: dict[str, Any] = {"trial": rec.trial, "design": i, "status": rec.status.value,
+                                   "accuracy": _num(acc.get("score")), "accuracy_ci_low": _num(acc.get("score_ci_low")),
+                                   "accuracy_ci_high": _num(acc.get("score_ci_high")), "metric": acc.get("metric")}
+            row.update({k: design.get(k, math.nan) for k in DESIGN_COLUMNS})
             row["bound"] = design.get("bound")
-            row["feasible"] = bool(design.get("feasible", False)) and rec["status"] == "completed"
+            row["feasible"] = bool(design.get("feasible", False)) and rec.status is Status.COMPLETED
             row.update({k: prune_cols.get(k) for k in knob_cols})
             row.update({
-                "prune": rec.get("prune"), "params": acc.get("params"),
-                "score_before_heal": acc.get("score_before_heal"),
-                "steps": acc.get("steps"), "wall_s": acc.get("wall_s") if not rec.get("cached") else 0.0,
-                "cached": bool(rec.get("cached")), "error": rec.get("error"),
-                "strategy_hw": "fixed" if rec.get("hw") is not None else "sweep",
+                "prune": rec.prune, "params": acc.get("params"), "score_before_heal": acc.get("score_before_heal"),
+                "n_items": acc.get("n_items"), "steps": acc.get("steps"),
+                "wall_s": acc.get("wall_s") if not rec.cached else 0.0,
+                "cached": bool(rec.cached), "error": rec.error,
+                "strategy_hw": "fixed" if rec.hw is not None else "sweep",
             })
             rows.append(row)
-    columns = [*TABLE_COLUMNS, *knob_cols, "prune", "params", "score_before_heal", "steps", "wall_s", "cached",
-               "error", "strategy_hw"]
+    columns = [*TABLE_COLUMNS, *knob_cols, "prune", "params", "score_before_heal", "n_items", "steps", "wall_s",
+               "cached", "error", "strategy_hw"]
     df = pd.DataFrame(rows, columns=columns)
-    for col in ("accuracy", "total_carbon_kg", "latency_s", "energy_per_inference_j", "area_mm2", "tops"):
+    for col in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "total_carbon_kg", "latency_s",
+                "energy_per_inference_j", "area_mm2", "tops"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     df["params"] = pd.to_numeric(df["params"], errors="coerce")
     return df
 
 
-def best_summary(front: pd.DataFrame, problem: Problem) -> str:
-    """A one-line view of the current front (for the progress display)."""
-    if front.empty:
-        return "front: empty"
-    objs = problem.mode.objectives
-    first = objs[0]
-    best = front.sort_values(first.name, ascending=not first.maximize).iloc[0]
-    parts = [f"front {len(front)}"]
-    parts.append("best " + " ".join(_fmt_obj(o.name, best[o.name]) for o in objs))
-    if len(objs) > 1:
-        o2 = objs[1]
-        cheap = front.sort_values(o2.name, ascending=not o2.maximize).iloc[0]
-        parts.append("cheapest " + " ".join(_fmt_obj(o.name, cheap[o.name]) for o in objs))
-    return " | ".join(parts)
-
-
-def _fmt_obj(name: str, value: float) -> str:
-    if not np.isfinite(value):
-        return f"{name}=nan"
-    if name == "accuracy":
-        return f"acc {value:.3f}"
-    if name == "total_carbon_kg":
-        return f"{value:.4g} kgCO2e"
-    if name == "latency_s":
-        return f"{value * 1e3:.3g} ms"
-    if name == "energy_per_inference_j":
-        return f"{value * 1e3:.3g} mJ"
-    return f"{name}={value:.4g}"
+def _num(x: Any) -> float:
+    return math.nan if x is None else float(x)

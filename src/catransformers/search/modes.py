@@ -2,7 +2,7 @@
 
 A mode names its objectives (trials-table columns with a direction), which of them the hardware sweep
 optimises, whether the latency cap applies, and its default reference point. The paper's modes
-(CATransformers, arXiv 2505.01386, §4 and DESIGN §9): accuracy + carbon (latency-capped), accuracy + latency,
+(CATransformers, arXiv 2505.01386): accuracy + carbon (latency-capped), accuracy + latency,
 accuracy + energy (latency-capped), accuracy + latency + carbon, hardware-only and model-only.
 """
 
@@ -14,10 +14,10 @@ from typing import Literal
 ModeName = Literal["carbon", "latency", "energy", "all", "hardware", "model"]
 MODES: tuple[str, ...] = ("carbon", "latency", "energy", "all", "hardware", "model")
 
-# Paper's reference point for accuracy + carbon (DESIGN §9): accuracy 0.15, total carbon 0.5 kg.
+# Paper's reference point for accuracy + carbon (CATransformers, arXiv 2505.01386): accuracy 0.15, 0.5 kg CO2e.
 REF_ACCURACY = 0.15
 REF_CARBON_KG = 0.5
-# Not stated in the paper: this project's defaults, 2x the latency cap (50 ms, DESIGN §3) and 50 mJ per
+# Not stated in the paper: this project's defaults, 2x the paper's latency cap (50 ms, arXiv 2505.01386) and 50 mJ per
 # inference (above every CLIP ViT-B/16 design of the paper's grid); both overridable in [search.reference].
 REF_LATENCY_S = 0.1
 REF_ENERGY_J = 0.05

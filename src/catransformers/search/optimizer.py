@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,10 @@ from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
 from ax.api.utils.structs import GenerationStrategyDispatchStruct
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
 
+from catransformers.errors import UserError
+from catransformers.search.kernel import prepare_logei_kernel
 from catransformers.search.problem import Problem
+from catransformers.search.records import Status, TrialRecord
 
 
 def _quiet() -> None:
@@ -48,9 +51,13 @@ class AxOptimizer:
     """Proposes parameterizations for one problem and learns from reported outcomes."""
 
     def __init__(self, problem: Problem, strategy: str, seed: int, sobol_trials: int,
-                 acqf_restarts: int = 4, acqf_raw_samples: int = 256) -> None:
+                 acqf_restarts: int = 4, acqf_raw_samples: int = 256, fused_logei: bool = True) -> None:
         _quiet()
         self.problem = problem
+        self.strategy = strategy
+        self.fused_logei = fused_logei
+        self.kernel: str | None = None  # 'fused' or 'pure: <why>', decided before the first proposal
+        self.notify: Callable[[str], None] | None = None  # where waits longer than a few seconds are announced
         self.client = Client(random_seed=seed)
         params: list[RangeParameterConfig | ChoiceParameterConfig] = []
         for enc, knob in problem.model_knobs:
@@ -67,7 +74,8 @@ class AxOptimizer:
                     parameter_type="int" if is_int else "float", is_ordered=True,
                 ))
         if not params:
-            raise ValueError("nothing to search: every knob of the space is fixed")
+            raise UserError("nothing to search: every knob of the space is fixed; widen [model.space] or "
+                            "[hardware], or use --mode hardware")
         self.parameter_names = [p.name for p in params]
         self.client.configure_experiment(parameters=params, name="catransformers")
         objs = problem.mode.objectives
@@ -88,30 +96,31 @@ class AxOptimizer:
         self.client.set_generation_strategy(strategy_obj)
         _quiet()
 
-    def replay(self, trials: list[dict[str, Any]]) -> None:
+    def replay(self, trials: list[TrialRecord]) -> None:
         """Re-attach journalled trials in order (indices match the journal); pending ones stay running."""
         with one_thread():
             self._replay(trials)
 
-    def _replay(self, trials: list[dict[str, Any]]) -> None:
+    def _replay(self, trials: list[TrialRecord]) -> None:
         for rec in trials:
-            idx = self.client.attach_trial(parameters=rec["params"])
-            if idx != rec["trial"]:
-                raise RuntimeError(f"journal out of order: trial {rec['trial']} re-attached as {idx}")
+            idx = self.client.attach_trial(parameters=rec.params)
+            if idx != rec.trial:
+                raise RuntimeError(f"journal out of order: trial {rec.trial} re-attached as {idx}")
             self.report(rec)
 
-    def report(self, rec: dict[str, Any]) -> None:
+    def report(self, rec: TrialRecord) -> None:
         """Tell Ax a trial's outcome: objectives, or abandoned (infeasible: no fine-tune), or failed."""
-        idx, status = rec["trial"], rec["status"]
-        if status == "completed":
-            self.client.complete_trial(idx, raw_data={k: float(v) for k, v in rec["objectives"].items()})
-        elif status == "infeasible":
-            self.client.mark_trial_abandoned(idx)
-        elif status == "failed":
-            self.client.mark_trial_failed(idx, failed_reason=str(rec.get("error", ""))[:200])
+        if rec.status is Status.COMPLETED:
+            self.client.complete_trial(rec.trial, raw_data={k: float(v) for k, v in rec.objectives.items()})
+        elif rec.status is Status.INFEASIBLE:
+            self.client.mark_trial_abandoned(rec.trial)
+        elif rec.status is Status.FAILED:
+            self.client.mark_trial_failed(rec.trial, failed_reason=str(rec.error or "")[:200])
 
     def propose(self, n: int) -> list[tuple[int, dict[str, Any]]]:
         """Up to `n` new trials (index, parameterization); fewer only if the space is exhausted."""
+        if self.kernel is None and self.strategy != "random":  # never an unexplained wait on botorch's build lock
+            self.kernel = prepare_logei_kernel(self.notify, self.fused_logei)
         with one_thread():
             return self._propose(n)
 

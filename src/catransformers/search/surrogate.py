@@ -23,14 +23,17 @@ import numpy as np
 from catransformers.models import ModelSpec, PruneParams, format_prune, full_params
 
 # Per-knob sensitivity (exponent): this project's choice, shaped after the paper's observation that depth and
-# hidden width hurt most when pruned and heads least (CATransformers §5); not fitted to any measurement.
+# hidden width hurt most when pruned and heads least (CATransformers, arXiv 2505.01386, §5); not fitted.
 KNOB_SENSITIVITY = {"layers": 0.9, "hidden_blocks": 0.7, "ffn_blocks": 0.35, "heads": 0.25}
 # Per-encoder weight: vision towers are the more sensitive in CLIP pruning (this project's choice).
 ENCODER_WEIGHT = {"vision": 1.0, "text": 0.6, "main": 1.0}
 # Unpruned score per family, the scale of the real metric (this project's choice, roughly the real models'):
-# CLIP mean R@1 on MSCOCO ~0.55, MiniLM Lee-50 Pearson 0.656 (DESIGN §8), classification accuracy ~0.8.
+# CLIP mean R@1 on MSCOCO ~0.55; MiniLM 0.656, the cosine-vs-human Pearson this project's accuracy stage measures
+# for all-MiniLM-L6-v2 on the Lee 50-document similarity set (Lee, Pincombe & Welsh 2005, via gensim 4.4.0);
+# classification accuracy ~0.8.
 BASE_SCORE = {"clip": 0.55, "bert": 0.656, "mpnet": 0.656, "vit": 0.81, "llama": 0.6}
 NOISE_SD = 0.003
+Z_95 = 1.959964  # two-sided 95 % quantile of the standard normal distribution
 # Test hook: when set, every surrogate evaluation appends its pruned spec to this file (counts "fine-tunes"
 # independently of the engine's own bookkeeping).
 LOG_ENV = "CATRANSFORMERS_SURROGATE_LOG"
@@ -51,11 +54,12 @@ def surrogate_score(spec: ModelSpec, params: PruneParams, seed: int = 0, noise_s
 
 
 def surrogate_result(spec: ModelSpec, params: PruneParams, seed: int, noise_sd: float, delay_s: float,
-                     fail: str = "") -> dict:
+                     fail: str = "", log: bool = True) -> dict:
     """An accuracy-result dict (the fields of `AccuracyResult` the search uses) for the surrogate.
 
-    `fail` is a fault-injection regex: a pruned spec matching it raises FloatingPointError, like a healing
-    run whose loss turned NaN (tests of failed-trial handling).
+    Its 95 % interval is score ± Z_95 · noise_sd (the noise is the surrogate's only uncertainty). `log` False
+    (the baseline) leaves the test log alone. `fail` is a fault-injection regex: a pruned spec matching it
+    raises FloatingPointError, like a healing run whose loss turned NaN (tests of failed-trial handling).
     """
     t0 = time.perf_counter()
     if delay_s > 0:
@@ -64,11 +68,12 @@ def surrogate_result(spec: ModelSpec, params: PruneParams, seed: int, noise_sd: 
     if fail and re.search(fail, text):
         raise FloatingPointError(f"healing loss is NaN (injected by accuracy.surrogate_fail for {text})")
     score = surrogate_score(spec, params, seed, noise_sd)
-    if log := os.environ.get(LOG_ENV):
-        with open(log, "a") as fh:
+    if log and (path := os.environ.get(LOG_ENV)):
+        with open(path, "a") as fh:
             fh.write(text + "\n")
     return {
         "score": score, "metric": "surrogate", "higher_is_better": True, "steps": 0,
         "wall_s": time.perf_counter() - t0, "cached": False, "score_before_heal": score,
-        "prune": text,
+        "prune": text, "score_ci_low": score - Z_95 * noise_sd, "score_ci_high": score + Z_95 * noise_sd,
+        "n_items": None,
     }

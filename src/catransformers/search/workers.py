@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -19,19 +20,28 @@ from typing import Any
 
 from catransformers.errors import UserError
 
+RAY_MISSING = "--ray-address needs Ray: pip install 'ray[default]==2.60.0'"
+RAY_CONNECT_TIMEOUT_S = 5.0  # how long --ray-address may take to accept a connection (this project's choice)
+
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Prune, fine-tune and score one model (or the surrogate). Never raises: errors come back as a dict."""
+    """Prune, fine-tune and score one model (or the surrogate). Never raises: errors come back as a dict.
+
+    `job["prune"]` None scores the unpruned model (the run's baseline) without any pruning.
+    """
     try:
-        from catransformers.models import parse_prune, resolve_model
+        from catransformers.models import full_params, parse_prune, resolve_model
 
         spec = resolve_model(job["model_id"])
-        params = parse_prune(spec, job["prune"])
+        params = None if job["prune"] is None else parse_prune(spec, job["prune"])
         if job["task"] == "surrogate":
             from catransformers.search.surrogate import surrogate_result
 
-            res = surrogate_result(spec, params, job["seed"], job["surrogate_noise"], job["surrogate_delay_s"],
-                                   job.get("surrogate_fail", ""))
+            if params is None:  # the baseline: no delay, no fault injection, not a "fine-tune"
+                res = surrogate_result(spec, full_params(spec), job["seed"], job["surrogate_noise"], 0.0, log=False)
+            else:
+                res = surrogate_result(spec, params, job["seed"], job["surrogate_noise"], job["surrogate_delay_s"],
+                                       job.get("surrogate_fail", ""))
         else:
             from catransformers.accuracy import AccuracyRecipe, evaluate_accuracy
 
@@ -84,7 +94,8 @@ class Executor:
             try:
                 import ray
             except ImportError:
-                raise UserError("--ray-address needs Ray: pip install 'ray[default]==2.60.0'") from None
+                raise UserError(RAY_MISSING) from None
+            check_reachable(ray_address)
             try:
                 ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False,
                          logging_level="ERROR")
@@ -114,12 +125,15 @@ class Executor:
         fut.set_result(run_job(job))
         return fut
 
-    def wait_any(self, handles: list[Any]) -> list[tuple[Any, dict[str, Any]]]:
-        """Block until at least one handle is done; return (handle, result) for every finished one."""
+    def wait_any(self, handles: list[Any], timeout_s: float | None = None) -> list[tuple[Any, dict[str, Any]]]:
+        """(handle, result) for every finished handle, waiting at most `timeout_s` (None: until one is done).
+
+        An empty list means the timeout passed with every job still running (the caller says what it waits for).
+        """
         if self._ray is not None:
-            done, _ = self._ray.wait(handles, num_returns=1)
+            done, _ = self._ray.wait(handles, num_returns=1, timeout=timeout_s)
             return [(h, self._ray.get(h)) for h in done]
-        done, _ = wait_futures(handles, return_when="FIRST_COMPLETED")
+        done, _ = wait_futures(handles, timeout=timeout_s, return_when="FIRST_COMPLETED")
         out = []
         for h in done:
             try:
@@ -133,6 +147,32 @@ class Executor:
             self._pool.shutdown(wait=False, cancel_futures=True)
         if self._ray is not None:
             self._ray.shutdown()
+
+
+def ray_preflight(address: str) -> None:
+    """Ray installed and `address` reachable, checked before a run folder is created."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UserError(RAY_MISSING) from None
+    check_reachable(address)
+
+
+def check_reachable(address: str, timeout_s: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """A one-line UserError unless `host:port` accepts a TCP connection within `timeout_s`.
+
+    Ray's own client retries an unreachable address for minutes, printing warnings; this fails in seconds.
+    Addresses without a port ('auto', 'ray://...') are left to Ray.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot reach Ray at '{address}' within {timeout_s:g} s ({err.strerror or err}); start "
+                        "one with `ray start --head` or fix --ray-address") from None
 
 
 def _ray_job(job: dict[str, Any], threads: int) -> dict[str, Any]:
