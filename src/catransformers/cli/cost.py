@@ -267,8 +267,7 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int 
         bands_summary = summary(unc, result.front.index)
         result.designs = uncertainty_columns(result.designs, unc)
         result.front = result.designs.loc[result.front.index]
-        from catransformers.cli.display import describe_memory
-        from catransformers.report.tables import describe_hardware
+        from catransformers.report.tables import describe_hardware, describe_memory
 
         for entry in bands_summary["front"]:
             row = result.designs.loc[entry["design"]]

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from catransformers.report.tables import describe_hardware
+from catransformers.report.tables import describe_hardware, describe_memory
 
 
 def console() -> Console:
@@ -35,14 +35,6 @@ def _cap(value: float | None, unit: str = "") -> str:
 def _is_device(row: Any) -> bool:
     device = row.get("device") if hasattr(row, "get") else None
     return isinstance(device, str) and bool(device)
-
-
-def describe_memory(row: Any) -> str:
-    """'lpddr4 0.25G', 'lpddr3_20nm 1G', 'on chip' (weights in the global buffer), or a device's memory."""
-    if _is_device(row):
-        return f"{float(row['memory_gb']):g}G"
-    kind, gb = str(row["dram_type"]), float(row["dram_gb"])
-    return "on chip" if kind == "none" or gb == 0 else f"{kind} {gb:g}G"
 
 
 def describe_design(row: Any) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "PRUNE_SUFFIXES",
     "baseline_row",
     "describe_hardware",
+    "describe_memory",
     "describe_pruning",
     "format_pareto_table",
     "pareto_display_rows",
@@ -118,6 +119,22 @@ def describe_hardware(row: pd.Series | dict, *, compact: bool = False) -> str:
     return ", ".join(parts)
 
 
+def describe_memory(row: pd.Series | dict) -> str:
+    """'lpddr4 0.25G', 'lpddr3_20nm 1G', 'on chip' (weights in the global buffer), a device's '24G', or ''."""
+    get = row.get
+    if isinstance(get("device"), str) and get("device"):
+        return "" if _is_missing(get("memory_gb")) else f"{float(get('memory_gb')):g}G"
+    kind, gb = get("dram_type"), get("dram_gb")
+    if _is_missing(kind) or _is_missing(gb):
+        return ""
+    return "on chip" if str(kind) == "none" or float(gb) == 0 else f"{kind} {float(gb):g}G"
+
+
+def _with_memory(hardware: str, row: pd.Series | dict) -> str:
+    memory = describe_memory(row)
+    return f"{hardware}\n{memory}" if memory else hardware
+
+
 def _embodied_kg(row: pd.Series) -> Any:
     if "embodied_kg" in row.index and not _is_missing(row["embodied_kg"]):
         return row["embodied_kg"]
@@ -177,7 +194,7 @@ def pareto_display_rows(
     if dims or "prune" in front.columns:
         columns.append(("pruned dims", lambda r: describe_pruning(r, dims, compact=compact)))
     if {"clusters", "width", "depth"} <= set(front.columns):
-        columns.append(("hardware", lambda r: describe_hardware(r, compact=compact)))
+        columns.append(("hardware", lambda r: _with_memory(describe_hardware(r, compact=compact), r)))
     header = [name for name, _ in columns]
     rows = [[fn(row) for _, fn in columns] for _, row in front.iterrows()]
     return header, rows

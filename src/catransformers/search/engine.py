@@ -469,10 +469,12 @@ def _design_row(row: pd.Series) -> dict[str, Any]:
 
 
 ACCURACY_COLUMNS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "metric")
+MEMORY_COLUMNS = ("dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate")
 DESIGN_COLUMNS = ("total_carbon_kg", "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg",
-                  "latency_s", "energy_per_inference_j", "area_mm2", "tops", *TEMPLATE_KEYS)
-TABLE_COLUMNS = ("trial", "design", "status", *ACCURACY_COLUMNS, *DESIGN_COLUMNS[:9], "bound", "feasible",
-                 *TEMPLATE_KEYS)
+                  "latency_s", "energy_per_inference_j", "area_mm2", "tops", "fleet_total_carbon_kg", *TEMPLATE_KEYS,
+                  *MEMORY_COLUMNS)
+TABLE_COLUMNS = ("trial", "design", "status", *ACCURACY_COLUMNS, *DESIGN_COLUMNS[:10], "bound", "feasible",
+                 *TEMPLATE_KEYS, *MEMORY_COLUMNS)
 
 
 def trials_table(trials: list[TrialRecord], problem: Problem) -> pd.DataFrame:

@@ -32,7 +32,8 @@ from catransformers.search.config import ExperimentConfig, prune_space
 from catransformers.search.modes import DEFAULT_REFERENCE, Mode, get_mode
 
 COST_COLUMNS = ("latency_s", "energy_per_inference_j", "area_mm2", "tops", "embodied_die_kg", "embodied_dram_kg",
-                "embodied_kg", "operational_kg", "total_carbon_kg", "bound", "feasible")
+                "embodied_kg", "operational_kg", "total_carbon_kg", "fleet_total_carbon_kg", "bound", "feasible",
+                "dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate")
 
 
 def _evaluate_designs(spec: ModelSpec, hardware: Any, settings: Any) -> pd.DataFrame:
