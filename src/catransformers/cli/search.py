@@ -136,6 +136,10 @@ def _summary(outcome: Any, engine: Any) -> None:
         console.print(f"[yellow]unpruned baseline not scored: {base['error']}[/]")
     if note := noise_note(outcome.front):
         console.print(note)
+    from catransformers.search.payback import payback_text
+
+    if text := payback_text(info.get("payback")):
+        console.print(text)
     fp = info.get("footprint") or {}
     fp_txt = (f", search footprint {fp['emissions_kg'] * 1e3:.3g} gCO2e ({fp['energy_kwh']:.3g} kWh)"
               if "emissions_kg" in fp else "")

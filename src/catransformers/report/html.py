@@ -334,13 +334,17 @@ def _failed_html(trials: pd.DataFrame) -> str:
 
 
 def _footprint_html(meta: Mapping[str, Any]) -> str:
+    from catransformers.search.payback import payback_text
+
+    payback = payback_text(meta.get("payback"))
+    tail = f'<p id="payback">{_e(payback)}</p>' if payback else ""
     cc = meta.get("footprint") or meta.get("codecarbon")  # "codecarbon": the key of runs before the rename
     if not cc:
         return ('<p class="note">Not measured (enable the codecarbon footprint option of '
-                "<code>catransformers search</code>).</p>")
+                "<code>catransformers search</code>).</p>" + tail)
     if isinstance(cc, Mapping):
-        return _kv_table(cc, "footprint")
-    return f"<p>{_e(cc)}</p>"
+        return _kv_table(cc, "footprint") + tail
+    return f"<p>{_e(cc)}</p>" + tail
 
 
 def _hv_html(summary: Mapping[str, Any], objectives: list[tuple[str, bool]]) -> str:

@@ -33,6 +33,7 @@ from catransformers.models import PRUNE_KEYS, parse_prune, prune_spec
 from catransformers.report.pareto import hypervolume, pareto_front
 from catransformers.search.config import ExperimentConfig, config_to_toml
 from catransformers.search.footprint import Footprint
+from catransformers.search.payback import carbon_payback
 from catransformers.search.problem import COST_COLUMNS, Problem
 from catransformers.search.records import ACCURACY_FIELDS, Status, TrialRecord
 from catransformers.search.resume import check_resume_config
@@ -303,6 +304,7 @@ class Engine:
             raise UserError(result["error"])
         else:  # the search still runs; the baseline is shown as missing with its reason
             self.baseline = {"error": result["error"]}
+        self.baseline["design"] = self.problem.baseline_design()
         self._write_outputs()
 
     # -------------------------------------------------------------- one trial
@@ -428,13 +430,31 @@ class Engine:
             "finetune_wall_s": round(self.finetune_wall_s(), 3),
             "hypervolume": self.hypervolume(table), "wall_s": round(wall, 2),
             "sessions": [*self.sessions, self.session_entry], "footprint": self.prior.get("footprint"),
+            "settings": self._settings_record(),
             "updated": datetime.now().isoformat(timespec="seconds"),
+        }
+
+    def _settings_record(self) -> dict[str, Any]:
+        """What the report shows under Settings: the usage profile first (it drives operational carbon)."""
+        carbon, c = self.problem.settings.carbon, self.cfg
+        return {
+            "usage": {"lifetime_years": carbon.lifetime_years, "inferences_per_s": carbon.inferences_per_s,
+                      "hours_per_day": carbon.hours_per_day, "total_inferences": carbon.inferences(),
+                      "use_ci_g_per_kwh": carbon.use_ci_g_per_kwh(), "use_ci_source": carbon.use_ci_source(),
+                      "fleet_size": carbon.fleet_size},
+            "profile": self.problem.settings.profile, "timing": self.problem.settings.timing,
+            "memory": list(c.hardware.memory) or f"{c.hardware.dram_gb} GB {c.hardware.dram_type}",
+            "carbon": {"fab_location": carbon.fab_location, "gpa": carbon.gpa, "fab_yield": carbon.fab_yield,
+                       "node_nm": list(c.hardware.node_nm)},
         }
 
     def _finish(self, footprint: Footprint | None, interrupted: bool) -> SearchOutcome:
         extra: dict[str, Any] = {"interrupted": interrupted}
         if footprint is not None:
             extra["footprint"] = footprint.stop(self.prior.get("footprint"))
+        front = self.front(self.table())
+        extra["payback"] = carbon_payback(front, self.baseline, extra.get("footprint") or self.prior.get("footprint"),
+                                          self.problem.settings.carbon.fleet_size)
         table = self._write_outputs(extra)
         info = self.store.read_run_json()
         return SearchOutcome(self.store.root, table, self.front(table), info, self.trials)

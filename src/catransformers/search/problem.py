@@ -124,6 +124,15 @@ class Problem:
             config = HardwareConfig(**(base | {k: hw[k] for k in TEMPLATE_KEYS if k in hw}))
         return _evaluate_designs(pruned, config, self.settings).reset_index(drop=True)
 
+    def baseline_design(self) -> dict[str, Any] | None:
+        """The unpruned model's best hardware of the space for the mode's hardware objectives (payback reference)."""
+        front = self.hw_front(self.sweep(self.spec))
+        if front.empty:
+            return None
+        row = front.iloc[0]
+        keys = [k for k in (*TEMPLATE_KEYS, *COST_COLUMNS) if k in row.index]
+        return {k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in keys}
+
     def hw_front(self, designs: pd.DataFrame) -> pd.DataFrame:
         """The feasible designs that are Pareto-optimal for the mode's hardware objectives (one model fixed).
 
