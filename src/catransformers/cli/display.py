@@ -32,18 +32,6 @@ def _cap(value: float | None, unit: str = "") -> str:
     return "no cap" if value is None else f"<= {value:g}{unit}"
 
 
-def _is_device(row: Any) -> bool:
-    device = row.get("device") if hasattr(row, "get") else None
-    return isinstance(device, str) and bool(device)
-
-
-def describe_design(row: Any) -> str:
-    """A template accelerator in compact form, or a bought device with its batch size."""
-    if _is_device(row):
-        return f"{row['device']} b{int(row['batch'])}"
-    return describe_hardware(row, compact=True)
-
-
 def print_estimate(r: dict[str, Any]) -> None:
     con = console()
     hw = r["hardware"]
@@ -164,7 +152,7 @@ def print_sweep(summary: dict[str, Any], out: Path) -> None:
             table.add_column(col, justify="left" if col in ("min", "hardware", "memory") else "right",
                              no_wrap=True)
         for name, b in summary["best"].items():
-            table.add_row(name.removeprefix("min_"), describe_design(b), describe_memory(b),
+            table.add_row(name.removeprefix("min_"), describe_hardware(b, compact=True), describe_memory(b),
                           f"{b['latency_s'] * 1e3:.3g}", f"{b['energy_per_inference_j'] * 1e3:.3g}",
                           f"{b['total_carbon_kg']:.4g}")
         con.print(table)

@@ -101,6 +101,8 @@ def describe_hardware(row: pd.Series | dict, *, compact: bool = False) -> str:
     Compact form '4x128x32 L2 64K/32 G2M' (clusters x width x depth, L2 KB / words per cycle, GLB MB).
     """
     get = row.get
+    if isinstance(get("device"), str) and get("device"):  # a bought device (catransformers.devices)
+        return f"{get('device')} b{_int(get('batch'))}" if compact else f"{get('device')}, batch {_int(get('batch'))}"
     if all(_is_missing(get(k)) for k in ("clusters", "width", "depth")):
         return "—"
     if compact:

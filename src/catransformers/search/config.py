@@ -56,6 +56,14 @@ class HardwareSection(HardwareSpace):
     """The accelerator space (lists of values per parameter) and, for the model-only mode, one fixed config."""
 
     fixed: HardwareConfig | None = Field(None, description="the fixed accelerator of the model-only mode")
+    devices: list[str] = Field(default_factory=list, description="bought devices in the space ('all' or ids, "
+                               "`catransformers devices`); nested strategy: every device per pruned model")
+    device_batches: list[int] = Field(default_factory=lambda: [1], description="batch sizes tried on each device")
+    template: bool = Field(True, description="with devices: also the accelerator template (false: devices only)")
+
+    def space(self) -> HardwareSpace:
+        """The template's space (without the fixed config and the device list)."""
+        return HardwareSpace(**self.model_dump(exclude={"fixed", "devices", "device_batches", "template"}))
 
 
 class ConstraintsSection(Constraints):
@@ -90,6 +98,10 @@ class SearchSection(_Section):
     workers: int = Field(1, ge=1, le=256, description="trials evaluated at once on this machine")
     ray_address: str | None = Field(None, description="address of an existing Ray cluster, e.g. 'auto' or 'ip:6379'")
     model_objective: Literal["energy", "carbon"] = Field("energy", description="cost objective of the model mode")
+    objective_quantile: float | None = Field(None, gt=0, lt=1, description="optimise this quantile of the carbon / "
+                                             "energy objectives under the uncertainty table (e.g. 0.9), not the "
+                                             "nominal value")
+    uncertainty_samples: int = Field(200, ge=10, le=5000, description="joint samples for objective_quantile")
     reference: dict[str, float] = Field(
         default_factory=dict, description="reference point per objective column (defaults: the paper's)"
     )
@@ -384,6 +396,15 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
         raise UserError(f"config: search.reference.accuracy = {cfg.search.reference['accuracy']} excludes every "
                         "design (scores are at most 1)")
     check_output_name(cfg.output.dir, cfg.output.name)
+    if cfg.hardware.devices and cfg.search.strategy != "nested":
+        raise UserError(f"config: hardware.devices needs the nested strategy (every device per pruned model), not "
+                        f"'{cfg.search.strategy}'")
+    if cfg.hardware.devices and cfg.search.objective_quantile is not None:
+        raise UserError("config: search.objective_quantile covers the accelerator template, not hardware.devices yet")
+    if cfg.hardware.devices:
+        from catransformers.devices.catalogue import resolve_devices
+
+        resolve_devices("all" if cfg.hardware.devices == ["all"] else cfg.hardware.devices)
     uses_ax = mode.search_model or cfg.search.strategy != "nested"  # else: the hardware mode's exhaustive sweep
     ax_hw = mode.search_hardware and cfg.search.strategy != "nested" and any(
         len(getattr(cfg.hardware, k)) > 1 for k in TEMPLATE_KEYS)

@@ -34,7 +34,7 @@ from catransformers.report.pareto import hypervolume, pareto_front
 from catransformers.search.config import ExperimentConfig, config_to_toml
 from catransformers.search.footprint import Footprint
 from catransformers.search.payback import carbon_payback
-from catransformers.search.problem import COST_COLUMNS, Problem
+from catransformers.search.problem import COST_COLUMNS, QUANTILE_COLUMNS, Problem
 from catransformers.search.records import ACCURACY_FIELDS, Status, TrialRecord
 from catransformers.search.resume import check_resume_config
 from catransformers.search.store import RunStore
@@ -489,7 +489,8 @@ def _design_row(row: pd.Series) -> dict[str, Any]:
 
 
 ACCURACY_COLUMNS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "metric")
-MEMORY_COLUMNS = ("dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate")
+MEMORY_COLUMNS = ("dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate", "hardware_kind", "device", "batch",
+                  *(f"{c}_nominal" for c in QUANTILE_COLUMNS))  # nominal values when objectives are quantiles
 DESIGN_COLUMNS = ("total_carbon_kg", "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg",
                   "latency_s", "energy_per_inference_j", "area_mm2", "tops", "fleet_total_carbon_kg", *TEMPLATE_KEYS,
                   *MEMORY_COLUMNS)

@@ -31,9 +31,11 @@ from catransformers.report.pareto import pareto_mask
 from catransformers.search.config import ExperimentConfig, prune_space
 from catransformers.search.modes import DEFAULT_REFERENCE, Mode, get_mode
 
+QUANTILE_COLUMNS = ("total_carbon_kg", "operational_kg", "embodied_kg", "energy_per_inference_j")
 COST_COLUMNS = ("latency_s", "energy_per_inference_j", "area_mm2", "tops", "embodied_die_kg", "embodied_dram_kg",
                 "embodied_kg", "operational_kg", "total_carbon_kg", "fleet_total_carbon_kg", "bound", "feasible",
-                "dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate")
+                "dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate", "hardware_kind", "device", "batch",
+                *(f"{c}_nominal" for c in QUANTILE_COLUMNS))
 
 
 def _evaluate_designs(spec: ModelSpec, hardware: Any, settings: Any) -> pd.DataFrame:
@@ -67,7 +69,7 @@ class Problem:
     def from_config(cls, cfg: ExperimentConfig) -> Problem:
         spec = resolve_model(cfg.model.id)
         mode = get_mode(cfg.search.mode, cfg.search.model_objective)
-        hw = HardwareSpace(**cfg.hardware.model_dump(exclude={"fixed"}))
+        hw = cfg.hardware.space()
         reference = {o.name: cfg.search.reference.get(o.name, DEFAULT_REFERENCE[o.name]) for o in mode.objectives}
         return cls(cfg, spec, mode, prune_space(cfg), hw, cost_settings(cfg, mode), reference)
 
@@ -108,10 +110,43 @@ class Problem:
     # -------------------------------------------------------------- hardware evaluation
 
     def sweep(self, pruned: ModelSpec) -> pd.DataFrame:
-        """Every hardware config of the space for one pruned model (one vectorised cost-model call)."""
+        """Every hardware config of the space for one pruned model (one vectorised cost-model call), and every
+        bought device of `hardware.devices` x batch size beside it (the same columns)."""
         if not self.mode.search_hardware:
-            return self.fixed_design(pruned)
-        return _evaluate_designs(pruned, self.hw_space, self.settings).reset_index(drop=True)
+            return self._at_quantile(pruned, self.fixed_design(pruned))
+        hw = self.cfg.hardware
+        parts = []
+        if hw.template or not hw.devices:
+            template = _evaluate_designs(pruned, self.hw_space, self.settings).assign(hardware_kind="template")
+            parts.append(self._at_quantile(pruned, template))
+        if hw.devices:
+            parts.append(self._devices(pruned).assign(hardware_kind="device"))
+        return pd.concat(parts, ignore_index=True, sort=False) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+    def _devices(self, pruned: ModelSpec) -> pd.DataFrame:
+        from catransformers.devices.evaluate import DeviceSettings, evaluate_devices
+
+        s = self.settings
+        ds = DeviceSettings(workload=s.workload, carbon=s.carbon, constraints=s.constraints,
+                            batches=tuple(self.cfg.hardware.device_batches))
+        names = "all" if self.cfg.hardware.devices == ["all"] else list(self.cfg.hardware.devices)
+        return evaluate_devices(pruned, names, ds)
+
+    def _at_quantile(self, pruned: ModelSpec, designs: pd.DataFrame) -> pd.DataFrame:
+        """With search.objective_quantile q: the carbon and energy columns become their q-quantile under the
+        uncertainty table (nominal values kept as <column>_nominal), so the search ranks designs by it."""
+        q = self.cfg.search.objective_quantile
+        if q is None or designs.empty:
+            return designs
+        from catransformers.uncertainty.propagate import evaluate_uncertain
+
+        res = evaluate_uncertain(pruned, designs, self.settings, self.cfg.search.uncertainty_samples,
+                                 self.cfg.search.seed)
+        out = designs.copy()
+        for col in QUANTILE_COLUMNS:
+            out[f"{col}_nominal"] = out[col]
+            out[col] = np.quantile(res.samples_of(col), q, axis=0)
+        return out
 
     def fixed_design(self, pruned: ModelSpec, hw: dict[str, Any] | None = None) -> pd.DataFrame:
         """One hardware config (the fixed one of the model mode, or `hw` template values on the space's fixed ones)."""
