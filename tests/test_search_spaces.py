@@ -10,6 +10,7 @@ import pytest
 
 from catransformers.errors import UserError
 from catransformers.search import config_from_dict, run_search
+from catransformers.search.problem import Problem
 
 BASE = {"model": {"id": "minilm-l6"}, "accuracy": {"task": "surrogate"},
         "search": {"trials": 4, "sobol_trials": 4, "batch_size": 2}}
@@ -31,11 +32,15 @@ def test_memory_auto_reaches_the_trials_table(tmp_path: Path):
 
 
 def test_devices_beside_the_template(tmp_path: Path):
-    table = _run(tmp_path, hardware={"devices": ["nvidia-l4"], "device_batches": [1, 4], "width": [32], "depth": [8]})
-    kinds = set(table.hardware_kind.dropna())
-    assert "device" in kinds or "template" in kinds
-    devices = table[table.hardware_kind == "device"]
-    assert devices.empty or set(devices.device) == {"nvidia-l4"}
+    raw = {**BASE, "hardware": {"devices": ["nvidia-l4", "nvidia-t4"], "device_batches": [1, 4], "width": [32],
+                                "depth": [8]}}
+    problem = Problem.from_config(config_from_dict(raw))
+    designs = problem.sweep(problem.spec)
+    assert designs.groupby("hardware_kind").size().to_dict() == {"device": 2 * 2, "template": 1 * 1 * 5 * 3 * 3}
+    assert set(designs.loc[designs.hardware_kind == "device", "device"]) == {"nvidia-l4", "nvidia-t4"}
+    table = _run(tmp_path, hardware=raw["hardware"])
+    front = table[table.status == "completed"]
+    assert set(front.hardware_kind) <= {"device", "template"} and not front.empty
 
 
 def test_objectives_at_a_quantile_keep_the_nominal_values(tmp_path: Path):
