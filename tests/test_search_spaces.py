@@ -36,7 +36,7 @@ def test_devices_beside_the_template(tmp_path: Path):
                                 "depth": [8]}}
     problem = Problem.from_config(config_from_dict(raw))
     designs = problem.sweep(problem.spec)
-    assert designs.groupby("hardware_kind").size().to_dict() == {"device": 2 * 2, "template": 1 * 1 * 5 * 3 * 3}
+    assert designs.groupby("hardware_kind").size().to_dict() == {"device": 2 * 2, "template": 3 * 1 * 1 * 5 * 3 * 3}
     assert set(designs.loc[designs.hardware_kind == "device", "device"]) == {"nvidia-l4", "nvidia-t4"}
     table = _run(tmp_path, hardware=raw["hardware"])
     front = table[table.status == "completed"]
