@@ -208,6 +208,15 @@ def test_search_config_rejects_malformed_input(tmp_path_factory: pytest.TempPath
     ["prune", "--model", "minilm-l6", "--prune", "layers=99", "--out", "/tmp/never-written-by-fuzz"],
     ["models", "--bogus"],
     ["sweep", "--out"],
+    ["sweep", "--model", "minilm-l6", "--out", "/tmp/never-written-by-fuzz", "--memory", "lpddr9"],
+    ["sweep", "--model", "minilm-l6", "--out", "/tmp/never-written-by-fuzz", "--uncertainty", "0"],
+    ["sweep", "--model", "minilm-l6", "--out", "/tmp/never-written-by-fuzz", "--devices", "nvidia-l5"],
+    ["estimate", "--model", "minilm-l6", "--hw", HW, "--dram", "none"],  # 22.7 MB of weights, 2 MB buffer
+    ["estimate", "--model", "minilm-l6", "--hw", HW, "--dram", "lpddr5", "--dram-gb", "0.3"],  # not a part
+    ["estimate", "--model", "minilm-l6", "--hw", HW, "--uncertainty", "-3"],
+    ["estimate", "--model", "llama-3-8b", "--device", "nvidia-jetson-orin-nano-8gb", "--precision", "fp16"],
+    ["estimate", "--model", "minilm-l6", "--device", "nvidia-l4", "--batch", "0"],
+    ["search", "--config", "offline_default", "--print-config", "--memory", "ddr9"],
     ["estimate"],
     ["nosuchcommand"],
 ])

@@ -88,6 +88,10 @@ def estimate_cmd(
 
     config = parse_hw(hw, sections.get("hardware") or {}, given_elsewhere=set(fixed))
     result = estimate_design(spec, config, settings)
+    if not config.has_dram and not result["ok_dram_capacity"] and settings.constraints.check_dram_capacity:
+        raise UserError(f"{spec.id} does not fit on chip: {result['resident_dram_bytes'] / 1e6:.1f} MB of weights "
+                        f"(+ activations) against a {config.glb_mb:g} MB global buffer; raise glb_mb or give a DRAM "
+                        "(--dram lpddr4 --dram-gb 0.25)")
     if uncertainty is not None:
         from catransformers.uncertainty.propagate import bands, evaluate_uncertain
 

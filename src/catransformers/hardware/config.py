@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from catransformers.carbon.tables import check_node
 from catransformers.errors import UserError
 from catransformers.hardware.dram import memory_name
-from catransformers.memory import EDGE_TECHNOLOGIES, NO_MEMORY
+from catransformers.memory import EDGE_TECHNOLOGIES, NO_MEMORY, check_capacity
 from catransformers.strict import StrictModel
 
 TEMPLATE_KEYS = ("clusters", "width", "depth", "l2_kb", "l2_bw", "glb_mb")
@@ -120,6 +120,16 @@ class HardwareConfig(StrictModel):
                              "dram_gb 0; a DRAM needs a capacity > 0")
         if kind == NO_MEMORY and (data.get("dram_channels") or data.get("dram_bw_gbps")):
             raise ValueError("an on-chip-only design (dram_type none) has no DRAM channels or bandwidth")
+        if kind != NO_MEMORY and isinstance(gb, int | float) and gb > 0:
+            try:
+                name = memory_name(kind)
+            except UserError:
+                return data  # the dram_type validator names the unknown technology
+            if name not in ACT_DRAM_NAMES:  # ACT's technologies keep any capacity, as before the memory table
+                try:
+                    check_capacity(name, float(gb))
+                except UserError as err:
+                    raise ValueError(str(err)) from None
         return data
 
     @property
@@ -232,6 +242,10 @@ class HardwareSpace(StrictModel):
 
 
 MEMORY_AUTO = "auto"
+# ACT's DRAM table (Gupta et al., ISCA 2022): capacities of these stay free-form (any GB), as before the memory
+# table; the JEDEC families added with it (LPDDR4X/5/5X, DDR5, HBM) take the capacities their parts are sold in.
+ACT_DRAM_NAMES = ("ddr3_50nm", "ddr3_40nm", "ddr3_30nm", "lpddr3_30nm", "lpddr3_20nm", "lpddr2_20nm", "lpddr4",
+                  "ddr4_10nm")
 
 
 def memory_technologies(memory: list[str]) -> list[str]:
