@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from catransformers.errors import UserError
 
+M = typing.TypeVar("M", bound=BaseModel)
+
 
 def _numeric(annotation: Any) -> bool:
     """True if the annotation is int/float, optionally inside Optional/Union or list."""
@@ -80,11 +82,26 @@ def one_line(err: ValidationError, source: str = "", name_of: Callable[[str], st
         loc = ".".join(str(p) for p in item["loc"]) or "value"
         loc = name_of(loc) if name_of else loc
         msg = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if item.get("type") == "extra_forbidden":
-            msg = "unknown key"
+        if item.get("type") in ("extra_forbidden", "missing"):
+            parts.append(f"{'unknown' if item['type'] == 'extra_forbidden' else 'missing'} key '{loc}'")
+            continue
         value = item.get("input")
         short = isinstance(value, str | int | float | bool) and len(repr(value)) < 40
         shown = f" (got {value!r})" if short and str(value) not in msg else ""
         parts.append(f"{loc}: {msg}{shown}")
     prefix = f"{source}: " if source else "invalid "
     return prefix + "; ".join(parts)
+
+
+def parse_toml_model(text: str, model: type[M], source: str) -> M:
+    """A TOML document validated as `model`; bad TOML or a bad field is a one-line UserError naming `source`."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{source}: not valid TOML: {err}") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise UserError(one_line(err, source)) from None

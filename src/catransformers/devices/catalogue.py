@@ -8,40 +8,20 @@ from __future__ import annotations
 
 import difflib
 import os
-import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from catransformers.devices.schema import DeviceFile
 from catransformers.errors import UserError
+from catransformers.strict import parse_toml_model
 
 ENV_VAR = "CATRANSFORMERS_DEVICES"
 
 
-def _where(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "file"
-    if first["type"] == "extra_forbidden":
-        return f"unknown key '{loc}'"
-    if first["type"] == "missing":
-        return f"missing key '{loc}'"
-    msg = first["msg"].removeprefix("Value error, ")
-    return f"{loc}: {msg}" if loc != "file" else msg
-
-
 def parse_device(text: str, origin: str) -> DeviceFile:
     """Validate one device TOML (text); `origin` names it in errors."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"device file {origin}: not valid TOML ({err})") from None
-    try:
-        return DeviceFile.model_validate(raw)
-    except ValidationError as err:
-        raise UserError(f"device file {origin}: {_where(err)}") from None
+    return parse_toml_model(text, DeviceFile, f"device file {origin}")
 
 
 def _packaged() -> dict[str, DeviceFile]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,10 +25,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from catransformers.errors import UserError
-from catransformers.strict import StrictModel, one_line
+from catransformers.strict import StrictModel, parse_toml_model
 
 BYTES_PER_GB = 1024.0**3  # DRAM parts are sold in binary GB (a "1 GB" part holds 8 Gib), as the cost model's check
 NO_MEMORY = "none"  # the memory name of an on-chip-only design (weights in the global buffer, no DRAM)
@@ -170,14 +169,7 @@ class MemoryTechnology:
 
 def parse_table(text: str, source: str = "technologies.toml") -> TechnologyTable:
     """Validate a technology table given as TOML text; bad tables raise a one-line UserError."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{source}: not valid TOML: {err}") from None
-    try:
-        return TechnologyTable.model_validate(raw)
-    except ValidationError as err:
-        raise UserError(one_line(err, source)) from None
+    return parse_toml_model(text, TechnologyTable, source)
 
 
 @lru_cache(maxsize=4)

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from catransformers.errors import UserError
-from catransformers.strict import StrictModel, one_line
+from catransformers.strict import StrictModel, parse_toml_model
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 _PARAMS = {
@@ -104,14 +103,7 @@ class DistributionTable(StrictModel):
 
 def parse_table(text: str, source: str = "distributions.toml") -> DistributionTable:
     """Validate a distribution table given as TOML text; bad tables raise a one-line UserError."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{source}: not valid TOML: {err}") from None
-    try:
-        return DistributionTable.model_validate(raw)
-    except ValidationError as err:
-        raise UserError(one_line(err, source)) from None
+    return parse_toml_model(text, DistributionTable, source)
 
 
 @lru_cache(maxsize=4)
