@@ -3,7 +3,10 @@
 - gensim 4.4.0 test data (`gensim.test.utils.datapath`): ``lee.cor`` (50 news docs, one per line),
   ``similarities0-1.txt`` (human similarity ratings of those docs: an upper-triangular 50x50 matrix, tab
   separated, ones on the diagonal, zeros below it -> 1225 unique pairs), ``lee_background.cor`` (300 unlabelled
-  news docs), ``pang_lee_polarity.cor`` (200 sentences ``__label__pos|neg text``, latin-1).
+  news docs), ``pang_lee_polarity.cor`` (200 sentences ``__label__pos|neg text``, latin-1),
+  ``wordsim353.tsv`` (WordSim-353: 353 word pairs, mean human relatedness 0-10; Finkelstein et al., ACM TOIS
+  2002) and ``simlex999.txt`` (SimLex-999: 999 word pairs, mean human similarity 0-10; Hill, Reichart &
+  Korhonen, Computational Linguistics 2015), tab separated ``word1 word2 score`` after ``#`` comment lines.
 - scikit-learn's bundled 8x8 digits (1797 images, 10 classes), split 80/20 by a fixed permutation.
 """
 
@@ -51,6 +54,33 @@ def lee_similarities() -> np.ndarray:
     if sims.shape != (LEE_DOCS, LEE_DOCS):
         raise UserError(f"similarities0-1.txt has shape {sims.shape}, expected (50, 50); reinstall gensim==4.4.0")
     return sims
+
+
+@dataclass(frozen=True)
+class WordPairs:
+    """A human-rated word-pair set: `left[i]`, `right[i]` and their mean rating `human[i]`."""
+
+    name: str
+    left: tuple[str, ...]
+    right: tuple[str, ...]
+    human: np.ndarray
+
+
+WORD_SETS = {"wordsim353": ("wordsim353.tsv", 353), "simlex999": ("simlex999.txt", 999)}
+
+
+@cache
+def word_pairs(name: str) -> WordPairs:
+    """WordSim-353 or SimLex-999 from gensim's test data (see the module docstring)."""
+    filename, expected = WORD_SETS[name]
+    rows = [line.split("\t") for line in _lines(gensim_file(filename)) if not line.startswith("#")]
+    try:
+        left, right, human = zip(*((r[0], r[1], float(r[2])) for r in rows), strict=True)
+    except (IndexError, ValueError):
+        raise UserError(f"{filename} is malformed; reinstall gensim==4.4.0") from None
+    if len(left) != expected:
+        raise UserError(f"{filename} has {len(left)} pairs, expected {expected}; reinstall gensim==4.4.0")
+    return WordPairs(name, tuple(left), tuple(right), np.array(human, dtype=float))
 
 
 @cache

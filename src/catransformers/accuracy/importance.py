@@ -3,12 +3,12 @@
 Computed once per base model on a small calibration set and saved (``Importance.save`` / ``load``, .npz).
 Methods (higher score = more important):
 
-- ``taylor`` (default): first-order Taylor, the sum over a structure's weights of |w * dL/dw| (Molchanov
+- ``taylor``: first-order Taylor, the sum over a structure's weights of |w * dL/dw| (Molchanov
   et al., CVPR 2019), accumulated over the calibration batches; needs ``loss_fn``.
-- ``activation``: no labels, forward only. Heads: mean |output| of each head (input of the output
-  projection); neurons: mean |activation| (input of the down projection); hidden channels: mean |value| of
-  the residual stream after each layer; layers: block influence 1 - cos(layer input, layer output)
-  (Men et al. 2024, "ShortGPT").
+- ``activation`` (the default of `AccuracyRecipe.importance` and `compute_importance`): no labels, forward
+  only. Heads: mean |output| of each head (input of the output projection); neurons: mean |activation|
+  (input of the down projection); hidden channels: mean |value| of the residual stream after each layer;
+  layers: block influence 1 - cos(layer input, layer output) (Men et al. 2024, "ShortGPT").
 - ``magnitude``: no data, the L2 norm of each structure's weights.
 - ``ablation``: remove one unit, measure the loss increase (MoPE-CLIP, Lin et al. 2024, as the
   CATransformers paper used for CLIP). Layers are skipped one at a time, heads zeroed one at a time; FFN
@@ -37,7 +37,6 @@ removing layers from the end.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from catransformers.accuracy.prune_arch import (
     stacks_of,
 )
 from catransformers.errors import UserError
+from catransformers.fileio import atomic_write_with
 
 METHODS = ("taylor", "activation", "magnitude", "ablation")
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
@@ -89,15 +89,14 @@ class Importance:
 
     def save(self, path: str | Path) -> Path:
         """Write one .npz (arrays ``<encoder>/<kind>`` plus a json ``__meta__``), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"{name}/{k}": getattr(enc, k) for name, enc in self.encoders.items() for k in _KINDS}
         meta = {"method": self.method, "meta": self.meta}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-        return path
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays)
+
+        return atomic_write_with(path, write)
 
     @classmethod
     def load(cls, path: str | Path) -> Importance:
@@ -347,7 +346,7 @@ def _ablation(model: nn.Module, stacks: list[Stack], batches: list[dict], loss_f
 
 
 def compute_importance(model: nn.Module, family: str, batches: Iterable[dict], loss_fn: LossFn | None = None,
-                       method: str = "taylor", *, ablation_chunks: int = 16) -> Importance:
+                       method: str = "activation", *, ablation_chunks: int = 16) -> Importance:
     """Importance of every layer, head, FFN neuron and hidden channel of `model` (see module docstring).
 
     `batches` are dicts of model inputs (``model(**batch)``); `loss_fn(model, batch)` returns a scalar.

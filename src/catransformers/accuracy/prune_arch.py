@@ -220,6 +220,22 @@ def _measured(model: nn.Module, stack: Stack, enc: EncoderSpec) -> EncoderSpec:
                    heads=heads, kv_heads=kv, head_dim=head_dim)
 
 
+def _parsable(cfg: dict) -> dict:
+    """`cfg` with any (nested) hidden_size that heads do not divide made parsable by the config reader.
+
+    A pruned BERT / CLIP whose heads x head size differs from its hidden width keeps the original config values
+    for the head size; the reader would reject it. Its real heads, head size and widths are measured from the
+    modules afterwards (`_measured`), so one head stands in here.
+    """
+    out = {k: _parsable(v) if isinstance(v, dict) else v for k, v in cfg.items()}
+    hidden, heads = out.get("hidden_size"), out.get("num_attention_heads")
+    if isinstance(hidden, int) and isinstance(heads, int) and heads and hidden % heads and not out.get("head_dim"):
+        out["num_attention_heads"] = 1
+        if "num_key_value_heads" in out:
+            out["num_key_value_heads"] = 1
+    return out
+
+
 def spec_of_model(model: nn.Module, model_id: str) -> ModelSpec:
     """The ModelSpec of a loaded Hugging Face model, built by the same rules as `catransformers.models`.
 
@@ -230,7 +246,7 @@ def spec_of_model(model: nn.Module, model_id: str) -> ModelSpec:
     stacks = stacks_of(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.json"
-        path.write_text(json.dumps(model.config.to_dict(), default=str))
+        path.write_text(json.dumps(_parsable(model.config.to_dict()), default=str))
         spec = spec_from_hf_config(path, model_id=model_id)
     encoders = tuple(_measured(model, s, spec.encoder(s.name)) for s in stacks)
     family = spec.family

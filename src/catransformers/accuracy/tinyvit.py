@@ -7,13 +7,17 @@ under ``<cache>/models/tiny-vit-digits-v1`` as a standard Hugging Face checkpoin
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 
+from catransformers.accuracy.cache import default_cache_dir
 from catransformers.accuracy.data import digits_split
+from catransformers.accuracy.runtime import LoadedModel, deterministic
+from catransformers.fileio import atomic_write_dir
 
+TINY_VIT_ID = "tiny-vit-digits"
 TINY_VIT_VERSION = "v1"  # bump when the architecture or training below changes
 _EPOCHS = 20
 _BATCH = 64
@@ -34,8 +38,6 @@ def tiny_vit_config():
 
 def train_tiny_vit(seed: int = 0) -> torch.nn.Module:
     """Train the tiny ViT from scratch on the digits train split (deterministic on CPU)."""
-    from catransformers.accuracy.heal import deterministic
-
     with deterministic(1):  # tiny GEMMs: one thread is fastest and reproducible
         return _train(seed)
 
@@ -65,25 +67,19 @@ def _train(seed: int) -> torch.nn.Module:
 
 
 def tiny_vit_dir(cache_dir: str | Path | None) -> Path:
-    from catransformers.accuracy.cache import default_cache_dir
-
     return Path(cache_dir or default_cache_dir()) / "models" / f"tiny-vit-digits-{TINY_VIT_VERSION}"
 
 
 def load_tiny_vit(cache_dir: str | Path | None = None):
     """Load the cached tiny ViT, training and caching it first if needed (atomic, lock-protected)."""
-    from filelock import FileLock
     from transformers import ViTForImageClassification
-
-    from catransformers.accuracy.loaders import TINY_VIT_ID, LoadedModel
 
     folder = tiny_vit_dir(cache_dir)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
         if not (folder / "model.safetensors").exists():
-            tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-            train_tiny_vit().save_pretrained(tmp)
-            os.replace(tmp, folder)
+            model = train_tiny_vit()
+            atomic_write_dir(folder, lambda tmp: model.save_pretrained(tmp))
     model = ViTForImageClassification.from_pretrained(str(folder), local_files_only=True).eval()
     return LoadedModel(TINY_VIT_ID, "vit", model, None, "digits", (folder / "model.safetensors",),
                        notes={"weights": "tiny test ViT trained here on scikit-learn digits (not ViT-B)"})

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import torch
 
-from catransformers.accuracy.loaders import LoadedModel
 from catransformers.accuracy.recipe import AccuracyRecipe
-from catransformers.accuracy.tasks.base import HealObjective, Task
+from catransformers.accuracy.runtime import HealObjective, LoadedModel
+from catransformers.accuracy.tasks.base import Task
+from catransformers.accuracy.tasks.classification import DigitsClassification, TextClassification
+from catransformers.accuracy.tasks.perplexity import LeePerplexity
+from catransformers.accuracy.tasks.retrieval import ClipRetrieval
+from catransformers.accuracy.tasks.similarity import HumanSimilarity, LeeSimilarity
 from catransformers.errors import UserError
 
 
 def _registry() -> dict[str, type[Task]]:
-    from catransformers.accuracy.tasks.classification import DigitsClassification, TextClassification
-    from catransformers.accuracy.tasks.perplexity import LeePerplexity
-    from catransformers.accuracy.tasks.retrieval import ClipRetrieval
-    from catransformers.accuracy.tasks.similarity import LeeSimilarity
-
-    tasks = (LeeSimilarity, TextClassification, DigitsClassification, LeePerplexity, ClipRetrieval)
+    tasks = (HumanSimilarity, LeeSimilarity, TextClassification, DigitsClassification, LeePerplexity, ClipRetrieval)
     return {t.name: t for t in tasks}
 
 

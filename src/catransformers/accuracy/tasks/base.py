@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from catransformers.accuracy.loaders import LoadedModel
 from catransformers.accuracy.recipe import AccuracyRecipe
+from catransformers.accuracy.runtime import HealObjective, LoadedModel, LossFn, autocast
+from catransformers.accuracy.stats import Interval
 from catransformers.errors import UserError
 
-LossFn = Callable[[nn.Module, dict], torch.Tensor]
-
-
-@dataclass
-class HealObjective:
-    """A training objective over `size` examples: `loss(model, idx)` for a batch of example indices."""
-
-    size: int
-    loss: Callable[[nn.Module, torch.Tensor], torch.Tensor]
-    description: str
-    extra_params: list[nn.Parameter] = field(default_factory=list)  # e.g. a temporary classifier head
-
-
-def autocast(device: torch.device) -> AbstractContextManager:
-    """bfloat16 autocast on CUDA, nothing on CPU (CPU runs stay float32 and reproducible)."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+__all__ = ["HealObjective", "LoadedModel", "LossFn", "Task", "autocast"]
 
 
 class Task(ABC):
@@ -39,11 +23,17 @@ class Task(ABC):
     metric: str = ""
     higher_is_better: bool = True
     families: tuple[str, ...] = ()
+    takes_data: bool = False  # reads `recipe.data` (a CSV / dataset folder); False = built-in data only
 
     def __init__(self, loaded: LoadedModel, recipe: AccuracyRecipe, device: torch.device) -> None:
         if self.families and loaded.family not in self.families:
             raise UserError(f"task '{self.name}' needs a {'/'.join(self.families)} model; "
                             f"'{loaded.model_id}' is {loaded.family}")
+        if recipe.data and not self.takes_data:
+            raise UserError(f"task '{self.name}' uses built-in data and takes no --data; drop --data, or choose a "
+                            "task that reads it (--task text-classification or clip-retrieval)")
+        if recipe.data and not Path(recipe.data).expanduser().exists():
+            raise UserError(f"--data {recipe.data} does not exist; pass an existing CSV file or dataset folder")
         self.loaded, self.recipe, self.device = loaded, recipe, device
 
     @abstractmethod
@@ -51,8 +41,12 @@ class Task(ABC):
         """Hash of the data the score and the healing read (part of the cache key)."""
 
     @abstractmethod
+    def score_interval(self, model: nn.Module) -> Interval:
+        """The task metric of `model` (eval mode, no gradients) with its seeded 95% bootstrap interval."""
+
     def score(self, model: nn.Module) -> float:
-        """The task metric of `model` (eval mode, no gradients)."""
+        """The task metric of `model` alone."""
+        return self.score_interval(model).score
 
     @abstractmethod
     def calibration(self) -> tuple[list[dict], LossFn]:

@@ -29,8 +29,9 @@ from catransformers.accuracy.data import (
     polarity_split,
 )
 from catransformers.accuracy.embed import encode_texts, sentence_embeddings
+from catransformers.accuracy.stats import Interval, mean_items
 from catransformers.accuracy.tasks.base import HealObjective, LossFn, Task, autocast
-from catransformers.accuracy.tasks.similarity import relational_loss
+from catransformers.accuracy.tasks.similarity import LeeSimilarity, relational_loss
 from catransformers.errors import UserError
 
 KD_TEMPERATURE = 2.0  # Hinton et al. 2015 knowledge distillation; a common choice for small label sets
@@ -45,6 +46,11 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, t: float
 
 def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     return float((np.asarray(pred) == np.asarray(labels)).mean())
+
+
+def accuracy_interval(pred: np.ndarray, labels: np.ndarray, seed: int) -> Interval:
+    """Top-1 accuracy with its bootstrap interval over the test examples (independent items)."""
+    return mean_items(np.asarray(pred) == np.asarray(labels), seed=seed)
 
 
 class DigitsClassification(Task):
@@ -68,13 +74,13 @@ class DigitsClassification(Task):
         with autocast(self.device):
             return model(pixel_values=x.to(self.device)).logits.float()
 
-    def score(self, model: nn.Module) -> float:
+    def score_interval(self, model: nn.Module) -> Interval:
         limit = self.recipe.eval_limit or len(self.split.y_test)
         x = torch.from_numpy(self.split.x_test[:limit])
         model.eval()
         with torch.no_grad():
             pred = torch.cat([self._logits(model, x[i:i + 256]).argmax(-1).cpu() for i in range(0, len(x), 256)])
-        return accuracy(pred.numpy(), self.split.y_test[:limit])
+        return accuracy_interval(pred.numpy(), self.split.y_test[:limit], self.recipe.seed)
 
     def calibration(self) -> tuple[list[dict], LossFn]:
         n, b = self.recipe.calib_size, self.recipe.batch_size
@@ -139,6 +145,7 @@ class TextClassification(Task):
     """Accuracy of a text classifier (single sentences or pairs); built-in data: Pang & Lee polarity."""
 
     name = "text-classification"
+    takes_data = True
     metric = "accuracy"
     families = ("bert", "mpnet")
 
@@ -177,7 +184,7 @@ class TextClassification(Task):
                 out.append(nn.functional.normalize(emb, dim=-1).cpu().numpy())
         return np.concatenate(out)
 
-    def score(self, model: nn.Module) -> float:
+    def score_interval(self, model: nn.Module) -> Interval:
         model.eval()
         limit = self.recipe.eval_limit or len(self.test[1])
         test_x, test_y = self.test[0][:limit], self.test[1][:limit]
@@ -186,11 +193,11 @@ class TextClassification(Task):
                 with torch.no_grad():
                     pred = np.concatenate([model(**self._tok(test_x[i:i + 32], self.recipe.eval_seq_len))
                                            .logits.argmax(-1).cpu().numpy() for i in range(0, len(test_x), 32)])
-                return accuracy(pred, test_y)
+                return accuracy_interval(pred, test_y, self.recipe.seed)
             from sklearn.linear_model import LogisticRegression
 
             probe = LogisticRegression(max_iter=2000, C=10.0).fit(self._embed(model, self.train[0]), self.train[1])
-            return accuracy(probe.predict(self._embed(model, test_x)), test_y)
+            return accuracy_interval(probe.predict(self._embed(model, test_x)), test_y, self.recipe.seed)
 
     def calibration(self) -> tuple[list[dict], LossFn]:
         n, b = self.recipe.calib_size, self.recipe.batch_size
@@ -200,8 +207,6 @@ class TextClassification(Task):
                         "labels": torch.as_tensor(labels[i:i + b], device=self.device)}
                        for i in range(0, len(texts), b)]
             return batches, lambda model, batch: model(**batch).loss
-        from catransformers.accuracy.tasks.similarity import LeeSimilarity
-
         return LeeSimilarity(self.loaded, self.recipe, self.device).calibration()
 
     def distill_objective(self, teacher: nn.Module, targets: torch.Tensor | None = None) -> HealObjective:

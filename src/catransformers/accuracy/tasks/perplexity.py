@@ -9,13 +9,14 @@ KL divergence to the unpruned model's next-token distributions on those windows 
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
+import numpy as np
 import torch
 from torch import nn
 
 from catransformers.accuracy.data import background_docs, fingerprint_files, gensim_file
+from catransformers.accuracy.stats import Interval, bootstrap_items, interval
 from catransformers.accuracy.tasks.base import HealObjective, LossFn, Task, autocast
 from catransformers.accuracy.tasks.classification import kd_loss
 from catransformers.errors import UserError
@@ -25,9 +26,22 @@ DEFAULT_EVAL_TOKENS = 1024
 
 def token_nll(model: nn.Module, ids: torch.Tensor) -> tuple[float, int]:
     """Summed next-token NLL of `ids` (B, T) and the number of predicted tokens."""
+    per_window = window_nll(model, ids)
+    return float(per_window.sum()), ids[:, 1:].numel()
+
+
+def window_nll(model: nn.Module, ids: torch.Tensor) -> np.ndarray:
+    """Summed next-token NLL of each window of `ids` (B, T) -> (B,)."""
     logits = model(input_ids=ids).logits[:, :-1].float()
-    nll = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="sum")
-    return float(nll), ids[:, 1:].numel()
+    nll = nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+    return nll.sum(1).cpu().numpy().astype(float)
+
+
+def perplexity_interval(nll: np.ndarray, tokens: np.ndarray, seed: int) -> Interval:
+    """exp(total NLL / total tokens) with its interval, resampling windows (the independent unit)."""
+    per = np.stack([np.asarray(nll, float), np.asarray(tokens, float)], axis=1)
+    point, boot = bootstrap_items(per, lambda s: np.exp(s[..., 0].sum(-1) / s[..., 1].sum(-1)), seed=seed)
+    return interval(point, boot, len(per))
 
 
 class LeePerplexity(Task):
@@ -57,16 +71,15 @@ class LeePerplexity(Task):
         n = len(tokens) // size
         return tokens[: n * size].reshape(n, size)
 
-    def score(self, model: nn.Module) -> float:
+    def score_interval(self, model: nn.Module) -> Interval:
+        """Perplexity over the held-out windows; the interval resamples windows."""
         _, test = self._split()
         windows = self._windows(test, min(self.recipe.eval_seq_len, len(test)))
         model.eval()
-        total, count = 0.0, 0
         with torch.no_grad(), autocast(self.device):
-            for i in range(0, len(windows), 4):
-                nll, n = token_nll(model, windows[i:i + 4].to(self.device))
-                total, count = total + nll, count + n
-        return math.exp(total / count)
+            nll = np.concatenate([window_nll(model, windows[i:i + 4].to(self.device))
+                                  for i in range(0, len(windows), 4)])
+        return perplexity_interval(nll, np.full(len(nll), windows.shape[1] - 1), self.recipe.seed)
 
     def _train_windows(self) -> torch.Tensor:
         return self._windows(self._split()[0], self.recipe.train_seq_len)

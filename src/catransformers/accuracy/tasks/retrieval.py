@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from catransformers.accuracy.stats import Interval, bootstrap_items, interval
 from catransformers.accuracy.tasks.base import HealObjective, LossFn, Task, autocast
 from catransformers.errors import UserError
 
@@ -136,13 +137,34 @@ def open_image(item):
         raise UserError(f"unreadable image {item if isinstance(item, Path) else '<bytes>'} ({err})") from None
 
 
-def recall_at_1(image_emb: torch.Tensor, text_emb: torch.Tensor, caption_image: np.ndarray) -> tuple[float, float]:
-    """(image->text R@1, text->image R@1) for L2-normalised embeddings; `caption_image[j]` owns caption j."""
+def recall_hits(image_emb: torch.Tensor, text_emb: torch.Tensor,
+                caption_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query R@1 hits (image->text per image, text->image per caption); `caption_image[j]` owns caption j."""
     sim = (image_emb.float() @ text_emb.float().T).cpu().numpy()  # (images, captions)
     owner = np.asarray(caption_image)
-    i2t = float((owner[sim.argmax(1)] == np.arange(len(sim))).mean())
-    t2i = float((sim.argmax(0) == owner).mean())
-    return i2t, t2i
+    return owner[sim.argmax(1)] == np.arange(len(sim)), sim.argmax(0) == owner
+
+
+def recall_at_1(image_emb: torch.Tensor, text_emb: torch.Tensor, caption_image: np.ndarray) -> tuple[float, float]:
+    """(image->text R@1, text->image R@1) for L2-normalised embeddings; `caption_image[j]` owns caption j."""
+    i2t, t2i = recall_hits(image_emb, text_emb, caption_image)
+    return float(i2t.mean()), float(t2i.mean())
+
+
+def mean_recall_interval(i2t: np.ndarray, t2i: np.ndarray, owner: np.ndarray, seed: int) -> Interval:
+    """(i2t + t2i) / 2 with its interval, resampling images (an image and its captions are one unit)."""
+    owner = np.asarray(owner)
+    n_img = len(i2t)
+    caps = np.zeros(n_img)
+    np.add.at(caps, owner, t2i.astype(float))
+    count = np.bincount(owner, minlength=n_img).astype(float)
+    per = np.stack([i2t.astype(float), caps, count], axis=1)  # per image: hit, caption hits, captions
+
+    def stat(s: np.ndarray) -> np.ndarray:
+        return (s[..., 0].mean(-1) + s[..., 1].sum(-1) / np.maximum(s[..., 2].sum(-1), 1)) / 2
+
+    point, boot = bootstrap_items(per, stat, seed=seed)
+    return interval(point, boot, n_img)
 
 
 def _features(output) -> torch.Tensor:
@@ -151,6 +173,7 @@ def _features(output) -> torch.Tensor:
 
 class ClipRetrieval(Task):
     name = "clip-retrieval"
+    takes_data = True
     metric = "mean_recall@1"
     families = ("clip",)
 
@@ -198,11 +221,11 @@ class ClipRetrieval(Task):
         return ([p.images[i] for i in used], [p.captions[j] for j in rows],
                 np.array([remap[p.caption_image[j]] for j in rows]))
 
-    def score(self, model: nn.Module) -> float:
+    def score_interval(self, model: nn.Module) -> Interval:
         images, captions, owner = self._subset(test=True)
         model.eval()
-        i2t, t2i = recall_at_1(*self.encode(model, images, captions), owner)
-        return (i2t + t2i) / 2
+        i2t, t2i = recall_hits(*self.encode(model, images, captions), owner)
+        return mean_recall_interval(i2t, t2i, owner, self.recipe.seed)
 
     def _train_batch(self, idx: list[int]) -> dict:
         images, captions, owner = self._subset(test=False)
