@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catransformers.errors import UserError
+from catransformers.report.tables import describe_hardware, describe_memory
 
 if TYPE_CHECKING:
     from catransformers.search.records import TrialRecord
@@ -71,6 +72,19 @@ class _Reporter:
             summary = ""
         self.progress.console.print(f"trial {rec.trial:>3} {what}  [dim]{summary}[/]")
         self.progress.update(self.task, info=f"{engine.n_finetunes()} fine-tunes", eta=self.eta())
+
+    def baseline_done(self, base: dict[str, Any]) -> None:
+        """The first result line: the unpruned model's score (and interval) and its own best hardware."""
+        if "score" not in base:
+            self.progress.console.print(f"[yellow]baseline not scored: {base.get('error')}[/]")
+            return
+        ci = (f" [{base['score_ci_low']:.3f}, {base['score_ci_high']:.3f}]"
+              if base.get("score_ci_low") is not None else "")
+        design = base.get("design") or {}
+        hw = (f"; its min-carbon hardware {describe_hardware(design, compact=True)} {describe_memory(design)}: "
+              f"{design['total_carbon_kg']:.4g} kgCO2e" if design else "")
+        self.last = time.monotonic()  # trial durations (the ETA) start after the one-off baseline
+        self.progress.console.print(f"baseline  unpruned {base.get('metric') or 'score'} {base['score']:.3f}{ci}{hw}")
 
     def waiting(self, text: str) -> None:
         """The engine waits longer than a few seconds, or notes a one-off choice: say on what, or what.

@@ -274,8 +274,9 @@ class Engine:
     def _job(self, key: str | None) -> dict[str, Any]:
         acc = self.cfg.accuracy
         recipe = acc.recipe().model_dump()
-        if "threads" not in self.cfg.accuracy.model_fields_set:
-            recipe["threads"] = max(1, (os.cpu_count() or 1) // self.cfg.search.workers)
+        if "threads" not in self.cfg.accuracy.model_fields_set and self.cfg.search.workers > 1:
+            # parallel workers share the cores; one worker keeps 0 = chosen per machine and load (accuracy/runtime.py)
+            recipe["threads"] = max(1, len(os.sched_getaffinity(0)) // self.cfg.search.workers)
         return {"model_id": self.cfg.model.id, "prune": key, "task": acc.task, "recipe": recipe,
                 "cache_dir": acc.cache_dir, "seed": acc.seed, "surrogate_noise": acc.surrogate_noise,
                 "surrogate_delay_s": acc.surrogate_delay_s, "surrogate_fail": acc.surrogate_fail}
@@ -306,6 +307,8 @@ class Engine:
             self.baseline = {"error": result["error"]}
         self.baseline["design"] = self.problem.baseline_design()
         self._write_outputs()
+        if self.reporter is not None and hasattr(self.reporter, "baseline_done"):
+            self.reporter.baseline_done(self.baseline)
 
     # -------------------------------------------------------------- one trial
 

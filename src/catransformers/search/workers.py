@@ -86,7 +86,7 @@ class Executor:
 
     def __init__(self, workers: int, ray_address: str | None = None) -> None:
         self.workers = max(1, workers)
-        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self.threads = max(1, len(os.sched_getaffinity(0)) // self.workers)  # the cores this process may use
         self._pool: ProcessPoolExecutor | None = None
         self._ray = None
         self._ray_fn: Callable | None = None
