@@ -9,7 +9,6 @@ not depend on how many workers evaluate them.
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,10 +56,7 @@ class AxOptimizer:
         self.problem = problem
         self.strategy = strategy
         self.fused_logei = fused_logei
-        self.kernel: str | None = None  # 'fused' or 'pure: <why>', decided before the first Bayesian proposal
-        self.sobol_trials = sobol_trials
-        self._n_trials = 0  # attached + generated so far
-        self._kernel_thread: threading.Thread | None = None
+        self.kernel: str | None = None  # 'fused' or 'pure: <why>', decided before the first proposal
         self.notify: Callable[[str], None] | None = None  # where waits longer than a few seconds are announced
         self.client = Client(random_seed=seed)
         params: list[RangeParameterConfig | ChoiceParameterConfig] = []
@@ -108,7 +104,6 @@ class AxOptimizer:
     def _replay(self, trials: list[TrialRecord]) -> None:
         for rec in trials:
             idx = self.client.attach_trial(parameters=rec.params)
-            self._n_trials += 1
             if idx != rec.trial:
                 raise RuntimeError(f"journal out of order: trial {rec.trial} re-attached as {idx}")
             self.report(rec)
@@ -123,24 +118,11 @@ class AxOptimizer:
             self.client.mark_trial_failed(rec.trial, failed_reason=str(rec.error or "")[:200])
 
     def propose(self, n: int) -> list[tuple[int, dict[str, Any]]]:
-        """Up to `n` new trials (index, parameterization); fewer only if the space is exhausted.
-
-        BoTorch's fused kernel is prepared in a background thread while the quasi-random (Sobol) trials run, so
-        its one-off build (about a minute) overlaps their fine-tunes; the first Bayesian batch waits for it.
-        """
-        if self.kernel is None and self.strategy != "random" and self._kernel_thread is None:
-            self._kernel_thread = threading.Thread(target=self._prepare_kernel, name="botorch-kernel", daemon=True)
-            self._kernel_thread.start()
-        if self._kernel_thread is not None and self._n_trials + n > self.sobol_trials:
-            self._kernel_thread.join()  # never an unexplained wait: prepare_logei_kernel announces long ones
-            self._kernel_thread = None
+        """Up to `n` new trials (index, parameterization); fewer only if the space is exhausted."""
+        if self.kernel is None and self.strategy != "random":  # never an unexplained wait on botorch's build lock
+            self.kernel = prepare_logei_kernel(self.notify, self.fused_logei)
         with one_thread():
-            got = self._propose(n)
-        self._n_trials += len(got)
-        return got
-
-    def _prepare_kernel(self) -> None:
-        self.kernel = prepare_logei_kernel(self.notify, self.fused_logei)
+            return self._propose(n)
 
     def _propose(self, n: int) -> list[tuple[int, dict[str, Any]]]:
         out: list[tuple[int, dict[str, Any]]] = []
