@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -66,6 +69,23 @@ def lock_verdict(build_dir: Path) -> str:
     lock.unlink(missing_ok=True)
     owner.unlink(missing_ok=True)
     return "stale"
+
+
+@contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold Ctrl-C during the build and raise it afterwards: botorch's loader catches every exception of a failed
+    build (a KeyboardInterrupt included) and would otherwise swallow the user's interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _stderr(text: str) -> None:
@@ -112,7 +132,8 @@ def prepare_logei_kernel(notify: Callable[[str], None] | None = None, enabled: b
         if not any(build.glob(f"{EXTENSION}*.so")):
             say("building BoTorch's fused qLogNEHVI kernel (once per user, about a minute)")
         (build / OWNER_FILE).write_text(str(os.getpid()))
-        logei._try_load_fused_kernel()  # botorch falls back to pure PyTorch itself if the build fails
+        with _interrupt_after():
+            logei._try_load_fused_kernel()  # botorch falls back to pure PyTorch itself if the build fails
     finally:
         (build / OWNER_FILE).unlink(missing_ok=True)
         guard.release()
