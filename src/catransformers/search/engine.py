@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -89,6 +93,7 @@ class Engine:
         self.trials: list[TrialRecord] = store.load_trials()
         self.prior = store.read_run_json()
         self.baseline: dict[str, Any] | None = self.prior.get("baseline")
+        self._interrupt_requested = False  # a first Ctrl-C: stop at the next safe point
         self.memo: dict[str, dict[str, Any]] = {}
         self.failed: dict[str, str] = {}
         for rec in self.trials:
@@ -149,12 +154,13 @@ class Engine:
             if self.cfg.search.footprint else None
         executor: Executor | None = None
         try:
-            if self.optimizer is not None:
-                executor = Executor(self.cfg.search.workers, self.cfg.search.ray_address)
-                self._score_baseline(executor)
-                self._loop(executor)
-            else:
-                self._hardware_sweep()
+            with self._interrupt_at_safe_points():
+                if self.optimizer is not None:
+                    executor = Executor(self.cfg.search.workers, self.cfg.search.ray_address)
+                    self._score_baseline(executor)
+                    self._loop(executor)
+                else:
+                    self._hardware_sweep()
         except KeyboardInterrupt:
             self._finish(footprint, interrupted=True)
             self.store.release()
@@ -184,6 +190,7 @@ class Engine:
             for rec in pending:
                 ax.report(rec)
         while not self._budget_spent():
+            self._check_interrupt()
             t0 = time.perf_counter()
             size = min(s.batch_size, s.trials - len(self.trials))
             if s.max_finetunes is not None:  # do not overshoot the fine-tune budget (depends on results only)
@@ -356,6 +363,31 @@ class Engine:
         self.store.save_trials(self.trials)
         self._write_outputs()
         self._announce(rec)
+        self._check_interrupt()
+
+    @contextmanager
+    def _interrupt_at_safe_points(self) -> Iterator[None]:
+        """Ctrl-C stops the search right after the next journalled trial (or the next batch proposal), never inside
+        a library that might swallow it (BoTorch's kernel loader, Ax's generation); a second Ctrl-C stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self._interrupt_requested:
+                raise KeyboardInterrupt
+            self._interrupt_requested = True
+            self._note_wait("interrupt: stopping after the trial in progress is saved (Ctrl-C again to stop now)")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _check_interrupt(self) -> None:
+        if self._interrupt_requested:
+            raise KeyboardInterrupt
 
     def _announce(self, rec: TrialRecord) -> None:
         if self.reporter is not None:
