@@ -105,3 +105,16 @@ def parse_toml_model(text: str, model: type[M], source: str) -> M:
         return model.model_validate(raw)
     except ValidationError as err:
         raise UserError(one_line(err, source)) from None
+
+
+def load_toml_model(model: type[M], package: str, name: str, path: str | None, what: str) -> M:
+    """A package's shipped TOML (`path` None) or a user's file of the same schema, validated as `model`."""
+    from importlib import resources
+    from pathlib import Path
+
+    if path is None:
+        return parse_toml_model(resources.files(package).joinpath(name).read_text(), model, name)
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{what} {p} not found")
+    return parse_toml_model(p.read_text(), model, str(p))

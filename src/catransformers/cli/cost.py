@@ -304,6 +304,8 @@ _SUMMARY_KEYS = ("hardware_kind", "device", "batch", "clusters", "width", "depth
 
 
 def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
+    from catransformers.cost import _plain
+
     cs = settings.carbon
     return {
         "model": spec.id, "configs": len(result.designs), "feasible": len(result.feasible),
@@ -318,10 +320,6 @@ def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
         "best": {name: {k: _plain(row[k]) for k in _SUMMARY_KEYS if k in row.index and not _missing(row[k])}
                  for name, row in result.best.items()},
     }
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if hasattr(v, "item") else v
 
 
 def _missing(v: Any) -> bool:

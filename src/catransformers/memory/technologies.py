@@ -19,8 +19,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -28,7 +26,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from catransformers.errors import UserError
-from catransformers.strict import StrictModel, parse_toml_model
+from catransformers.strict import StrictModel, load_toml_model, parse_toml_model
 
 BYTES_PER_GB = 1024.0**3  # DRAM parts are sold in binary GB (a "1 GB" part holds 8 Gib), as the cost model's check
 NO_MEMORY = "none"  # the memory name of an on-chip-only design (weights in the global buffer, no DRAM)
@@ -175,13 +173,8 @@ def parse_table(text: str, source: str = "technologies.toml") -> TechnologyTable
 @lru_cache(maxsize=4)
 def load_table(path: str | None = None) -> TechnologyTable:
     """The shipped table (``path=None``) or a user's TOML file in the same schema."""
-    if path is None:
-        text = resources.files("catransformers.memory").joinpath("technologies.toml").read_text()
-        return parse_table(text)
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"memory technology table {p} not found")
-    return parse_table(p.read_text(), str(p))
+    return load_toml_model(TechnologyTable, "catransformers.memory", "technologies.toml", path,
+                           "memory technology table")
 
 
 def _key(name: str) -> str:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from catransformers.errors import UserError
-from catransformers.strict import StrictModel, parse_toml_model
+from catransformers.strict import StrictModel, load_toml_model, parse_toml_model
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
 _PARAMS = {
@@ -109,10 +106,5 @@ def parse_table(text: str, source: str = "distributions.toml") -> DistributionTa
 @lru_cache(maxsize=4)
 def load_table(path: str | None = None) -> DistributionTable:
     """The shipped table (``path=None``) or a user's TOML file in the same schema."""
-    if path is None:
-        text = resources.files("catransformers.uncertainty").joinpath("distributions.toml").read_text()
-        return parse_table(text)
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"distribution table {p} not found")
-    return parse_table(p.read_text(), str(p))
+    return load_toml_model(DistributionTable, "catransformers.uncertainty", "distributions.toml", path,
+                           "distribution table")
