@@ -13,6 +13,7 @@ evaluated up to the k-th fine-tune, k in BUDGETS. Strategies:
 
     python benchmarks/bench_search_quality.py                   # modes carbon and all, 3 seeds, up to 100
     python benchmarks/bench_search_quality.py --modes carbon --seeds 1 --max 30   # a quick look
+    python benchmarks/bench_search_quality.py --modes carbon --seeds 2 --max 20 --memory auto  # memory searched too
     python benchmarks/bench_search_quality.py --modes carbon --strategies nested --seeds 1 --max 16 --fused-logei
 
 `--fused-logei` lets BoTorch JIT-compile and use its fused C++ qLogNEHVI kernel (the search itself always uses
@@ -39,7 +40,8 @@ BUDGETS = (20, 30, 50, 100)
 STRATEGIES = ("nested", "joint", "random")
 
 
-def _config(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int, restarts: int, raw: int) -> dict:
+def _config(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int, restarts: int, raw: int,
+            memory: list[str] | None = None) -> dict:
     # joint/random need more Ax trials than fine-tunes: infeasible and hardware-only proposals cost none
     trials = max_finetunes if strategy == "nested" else 3 * max_finetunes
     return {
@@ -47,6 +49,7 @@ def _config(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int,
         "search": {"mode": mode, "strategy": strategy, "seed": seed, "trials": trials, "max_finetunes": max_finetunes,
                    "sobol_trials": 10, "batch_size": batch, "acqf_restarts": restarts, "acqf_raw_samples": raw},
         "accuracy": {"task": "surrogate"},
+        "hardware": {"memory": memory} if memory else {},
     }
 
 
@@ -76,8 +79,8 @@ def hv_by_budget(trials: list[TrialRecord], mode_name: str, reference: dict[str,
 
 
 def run_one(mode: str, strategy: str, seed: int, max_finetunes: int, batch: int, restarts: int = 4,
-            raw: int = 256) -> tuple[dict, float, int]:
-    cfg = config_from_dict(_config(mode, strategy, seed, max_finetunes, batch, restarts, raw))
+            raw: int = 256, memory: list[str] | None = None) -> tuple[dict, float, int]:
+    cfg = config_from_dict(_config(mode, strategy, seed, max_finetunes, batch, restarts, raw, memory))
     tmp = Path(tempfile.mkdtemp(prefix="catr-bench-"))
     try:
         t0 = time.perf_counter()
@@ -99,6 +102,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4, help="Ax candidates per generation")
     ap.add_argument("--restarts", type=int, default=4, help="qLogNEHVI optimiser restarts")
     ap.add_argument("--raw-samples", type=int, default=256, help="qLogNEHVI raw samples")
+    ap.add_argument("--memory", default="", help="[hardware] memory, e.g. 'auto' (joint/random: Ax parameters)")
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     ap.add_argument("--pure-logei", action="store_true", help="BoTorch's pure-PyTorch path, not its fused kernel")
     args = ap.parse_args()
@@ -113,7 +117,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             for strategy in args.strategies.split(","):
                 hv, wall, n_trials = run_one(mode, strategy, seed, args.max, args.batch, args.restarts,
-                                             args.raw_samples)
+                                             args.raw_samples, [m for m in args.memory.split(",") if m])
                 results[f"{mode}/{strategy}/{seed}"] = {"hv": hv, "wall_s": wall, "trials": n_trials}
                 print(f"{mode:6s} {strategy:6s} seed {seed}: " + "  ".join(
                     f"HV@{k}={hv.get(k, float('nan')):.4g}" for k in budgets)

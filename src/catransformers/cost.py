@@ -193,6 +193,31 @@ def expand_memory(hw: dict[str, np.ndarray], memory: list[str], spec: ModelSpec,
     return out
 
 
+def memory_choice(spec: ModelSpec, config: HardwareConfig, memory: str, part: str = "smallest",
+                  settings: CostSettings | None = None) -> tuple[HardwareConfig, str]:
+    """`config` with one memory candidate of `expand_memory`, named as a joint/random trial names it.
+
+    `memory` is a technology (its smallest sold part that holds this model's resident bytes, or with
+    part='next' the one above) or 'none' (on chip only; the dram_capacity check then says whether the weights
+    fit the global buffer). Returns the config and its `memory_candidate` label (smallest / next / on_chip).
+    """
+    from catransformers.memory import MEMORY_PARTS, NO_MEMORY, memory_candidates
+
+    if part not in MEMORY_PARTS:
+        raise UserError(f"memory part '{part}' is not one of {', '.join(MEMORY_PARTS)}")
+    fields = config.model_dump()
+    if memory == NO_MEMORY:
+        on_chip = {"dram_type": NO_MEMORY, "dram_gb": 0.0, "dram_channels": None, "dram_bw_gbps": None}
+        return HardwareConfig(**(fields | on_chip)), "on_chip"
+    settings = settings or CostSettings()
+    resident = resident_bytes(spec, settings.workload, np.array([config.precision_bits]))
+    cand = memory_candidates(resident, [memory])
+    row = cand[cand["candidate"] == part].iloc[0]
+    chosen = {"dram_type": str(row["memory"]), "dram_gb": float(row["dram_gb"]),
+              "dram_channels": int(row["dram_channels"]), "dram_bw_gbps": None}
+    return HardwareConfig(**(fields | chosen)), part
+
+
 def _cap(values: np.ndarray, cap: float | None, slack: float = 0.0) -> np.ndarray:
     return np.ones(len(values), bool) if cap is None else values <= cap + slack
 

@@ -4,6 +4,7 @@ from catransformers.memory.technologies import (
     BYTES_PER_GB,
     CANDIDATE_COLUMNS,
     EDGE_TECHNOLOGIES,
+    MEMORY_PARTS,
     NO_MEMORY,
     MemoryTechnology,
     bandwidth_gbps,
@@ -23,8 +24,8 @@ from catransformers.memory.technologies import (
 )
 
 __all__ = [
-    "BYTES_PER_GB", "CANDIDATE_COLUMNS", "EDGE_TECHNOLOGIES", "NO_MEMORY", "MemoryTechnology", "bandwidth_gbps",
-    "check_capacity", "g_per_gb", "get", "load_table", "max_channels", "memory_candidates", "next_part_gb",
-    "part_channels", "pj_per_bit",
-    "resolve", "smallest_part_gb", "sold_capacities", "technology_names",
+    "BYTES_PER_GB", "CANDIDATE_COLUMNS", "EDGE_TECHNOLOGIES", "MEMORY_PARTS", "NO_MEMORY", "MemoryTechnology",
+    "bandwidth_gbps", "check_capacity", "g_per_gb", "get", "load_table", "max_channels", "memory_candidates",
+    "next_part_gb", "part_channels", "pj_per_bit", "resolve", "smallest_part_gb", "sold_capacities",
+    "technology_names",
 ]

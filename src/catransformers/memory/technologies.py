@@ -353,6 +353,8 @@ def _tech_list(technologies: str | Iterable[str]) -> list[MemoryTechnology]:
     return list(out.values())
 
 
+# A DRAM candidate's part: the smallest sold capacity that holds the resident bytes, or the next one up.
+MEMORY_PARTS = ("smallest", "next")
 CANDIDATE_COLUMNS = ("design", "memory", "dram_gb", "dram_channels", "dram_bw_gbps", "dram_pj_per_bit",
                      "dram_g_per_gb", "candidate")
 
@@ -390,7 +392,7 @@ def memory_candidates(resident_bytes: float | Sequence[float] | np.ndarray, tech
         first = np.asarray(smallest_part_gb(t, need), dtype=float).reshape(n)
         second = np.asarray(next_part_gb(t, first), dtype=float).reshape(n)
         e, g = t.pj_per_bit, t.g_per_gb
-        for sub, (label, gb) in enumerate((("smallest", first), ("next", second))):
+        for sub, (label, gb) in enumerate(zip(MEMORY_PARTS, (first, second), strict=True)):
             channels = np.asarray(part_channels(t, gb), dtype=float).reshape(n)
             frames.append(pd.DataFrame({
                 "design": design, "memory": [t.name] * n, "dram_gb": gb,

@@ -406,8 +406,9 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
 
         resolve_devices("all" if cfg.hardware.devices == ["all"] else cfg.hardware.devices)
     uses_ax = mode.search_model or cfg.search.strategy != "nested"  # else: the hardware mode's exhaustive sweep
-    ax_hw = mode.search_hardware and cfg.search.strategy != "nested" and any(
-        len(getattr(cfg.hardware, k)) > 1 for k in TEMPLATE_KEYS)
+    dram_choice = any(m != "none" for m in cfg.hardware.memory)  # a DRAM technology: its part is a parameter
+    ax_hw = mode.search_hardware and cfg.search.strategy != "nested" and (
+        dram_choice or any(len(getattr(cfg.hardware, k)) > 1 for k in TEMPLATE_KEYS))
     ax_knobs = mode.search_model and any(len(r.values()) > 1 for knobs in prune_space(cfg).values()
                                          for r in knobs.values())
     if uses_ax and not (ax_hw or ax_knobs):

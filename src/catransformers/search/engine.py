@@ -326,7 +326,7 @@ class Engine:
             prune = self.problem.prune_of(rec.params)
             rec.prune = self.problem.prune_text(prune)
             pruned = prune_spec(self.problem.spec, prune)
-            designs = self.problem.fixed_design(pruned, rec.hw) if rec.hw is not None else self.problem.sweep(pruned)
+            designs = self.problem.proposed_design(pruned, rec.hw) if rec.hw is not None else self.problem.sweep(pruned)
             front = self.problem.hw_front(designs)
         except UserError:
             raise

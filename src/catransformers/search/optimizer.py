@@ -73,6 +73,9 @@ class AxOptimizer:
                     name=f"hw__{key}", values=[int(v) for v in values] if is_int else [float(v) for v in values],
                     parameter_type="int" if is_int else "float", is_ordered=True,
                 ))
+            for key, choices in problem.memory_values.items():  # technology (unordered), part (smallest < next)
+                params.append(ChoiceParameterConfig(name=f"hw__{key}", values=list(choices), parameter_type="str",
+                                                    is_ordered=key == "memory_part"))
         if not params:
             raise UserError("nothing to search: every knob of the space is fixed; widen [model.space] or "
                             "[hardware], or use --mode hardware")

@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from catransformers.errors import UserError
-from catransformers.hardware.config import HW_KEYS, TEMPLATE_KEYS, HardwareSpace
+from catransformers.hardware.config import (
+    FIXED_DEFAULTS,
+    HW_KEYS,
+    MEMORY_AUTO,
+    TEMPLATE_KEYS,
+    HardwareSpace,
+    memory_technologies,
+)
+from catransformers.memory import MEMORY_PARTS, NO_MEMORY
 from catransformers.models import (
     PRUNE_KEYS,
     EncoderPrune,
@@ -90,6 +98,27 @@ class Problem:
             return {}
         return {k: sorted(getattr(self.hw_space, k)) for k in TEMPLATE_KEYS if len(getattr(self.hw_space, k)) > 1}
 
+    @property
+    def memory_choices(self) -> list[str]:
+        """What `hardware.memory` lets a design use: its DRAM technologies, and 'none' (on chip) where listed."""
+        mem = self.hw_space.memory
+        if not mem:
+            return []
+        on_chip = [NO_MEMORY] if MEMORY_AUTO in mem or NO_MEMORY in mem else []
+        return [*on_chip, *memory_technologies(mem)]
+
+    @property
+    def memory_values(self) -> dict[str, list[str]]:
+        """The memory choice as joint/random parameters: `memory` (technology or 'none') and `memory_part`
+        (the smallest sold part that holds the pruned model, or the next one up); only those with a choice."""
+        choices = self.memory_choices if self.mode.search_hardware else []
+        out: dict[str, list[str]] = {}
+        if len(choices) > 1:
+            out["memory"] = choices
+        if any(c != NO_MEMORY for c in choices):
+            out["memory_part"] = list(MEMORY_PARTS)
+        return out
+
     def prune_of(self, params: dict[str, Any]) -> PruneParams:
         """Pruning parameters from an Ax parameterization (`enc__knob` keys); fixed knobs at their only value."""
         if not self.mode.search_model:
@@ -148,16 +177,28 @@ class Problem:
             out[col] = np.quantile(res.samples_of(col), q, axis=0)
         return out
 
+    def proposed_design(self, pruned: ModelSpec, hw: dict[str, Any]) -> pd.DataFrame:
+        """The one design a joint/random trial proposes, costed like a sweep's (objective quantile included)."""
+        return self._at_quantile(pruned, self.fixed_design(pruned, hw))
+
     def fixed_design(self, pruned: ModelSpec, hw: dict[str, Any] | None = None) -> pd.DataFrame:
-        """One hardware config (the fixed one of the model mode, or `hw` template values on the space's fixed ones)."""
+        """One hardware config: the fixed one of the model mode, or a trial's `hw` (template values and, with
+        `hardware.memory`, its memory choice) on the space's fixed values."""
+        from catransformers.cost import memory_choice
         from catransformers.hardware.config import HardwareConfig
 
         if hw is None:
-            config = self.cfg.hardware.fixed
-        else:
-            base = {k: getattr(self.hw_space, k)[0] for k in HW_KEYS}
-            config = HardwareConfig(**(base | {k: hw[k] for k in TEMPLATE_KEYS if k in hw}))
-        return _evaluate_designs(pruned, config, self.settings).reset_index(drop=True)
+            return _evaluate_designs(pruned, self.cfg.hardware.fixed, self.settings).reset_index(drop=True)
+        base = {k: getattr(self.hw_space, k)[0] for k in HW_KEYS}
+        if self.memory_choices:  # the space's dram_* lists are unused: the memory comes from the choice below
+            base |= {k: FIXED_DEFAULTS[k] for k in ("dram_type", "dram_gb", "dram_channels", "dram_bw_gbps")}
+        config = HardwareConfig(**(base | {k: hw[k] for k in TEMPLATE_KEYS if k in hw}))
+        if not self.memory_choices:
+            return _evaluate_designs(pruned, config, self.settings).reset_index(drop=True)
+        memory = str(hw.get("memory", self.memory_choices[0]))
+        config, label = memory_choice(pruned, config, memory, str(hw.get("memory_part", "smallest")), self.settings)
+        designs = _evaluate_designs(pruned, config, self.settings)
+        return designs.assign(memory_candidate=label).reset_index(drop=True)
 
     def baseline_design(self) -> dict[str, Any] | None:
         """The unpruned model's best hardware of the space for the mode's hardware objectives (payback reference)."""
@@ -187,6 +228,9 @@ class Problem:
         """Which constraints rule out every design of `designs` (for the trials table)."""
         checks = [c for c in designs.columns if c.startswith("ok_")]
         failing = [c[3:] for c in checks if not designs[c].astype(bool).any()]
+        if "dram_capacity" in failing and (designs["dram_type"] == NO_MEMORY).all():
+            failing[failing.index("dram_capacity")] = "dram_capacity (on chip only: the weights do not fit the " \
+                                                      "global buffer)"
         if failing:
             return "violates " + ", ".join(failing)
         return "no design meets every constraint at once (" + ", ".join(c[3:] for c in checks) + ")"
