@@ -80,9 +80,7 @@ def estimate_cmd(
     settings = cost_settings(sections, where="estimate")
     spec = _spec(model, prune)
     if device is not None:
-        if uncertainty is not None:
-            raise UserError("estimate: --uncertainty covers the accelerator template (--hw), not --device yet")
-        _estimate_device(spec, device, settings, device_opts, as_json)
+        _estimate_device(spec, device, settings, device_opts, as_json, uncertainty, seed)
         return
     from catransformers.cost import estimate_design
 
@@ -104,7 +102,8 @@ def estimate_cmd(
     print_estimate(result)
 
 
-def _estimate_device(spec: Any, device: str, settings: Any, options: dict[str, Any], as_json: bool) -> None:
+def _estimate_device(spec: Any, device: str, settings: Any, options: dict[str, Any], as_json: bool,
+                     uncertainty: int | None = None, seed: int = 0) -> None:
     from pydantic import ValidationError
 
     from catransformers.cli.devices import render_estimate
@@ -117,10 +116,20 @@ def _estimate_device(spec: Any, device: str, settings: Any, options: dict[str, A
     except ValidationError as err:
         raise UserError(one_line(err, "estimate --device")) from None
     out = estimate_on_device(spec, device, ds)
+    if uncertainty is not None:
+        from catransformers.uncertainty.devices import evaluate_devices_uncertain
+        from catransformers.uncertainty.propagate import bands
+
+        unc = evaluate_devices_uncertain(spec, [device], ds, uncertainty, seed, skip_unsupported=False)
+        out["uncertainty"] = bands(unc, 0)
     if as_json:
         typer.echo(json.dumps(out, indent=2, allow_nan=False, default=str))
-    else:
-        typer.echo(render_estimate(out))
+        return
+    typer.echo(render_estimate(out))
+    if uncertainty is not None:
+        from catransformers.cli.display import console, print_bands
+
+        print_bands(console(), out["uncertainty"])
 
 
 def read_sweep_config(path: Path | None) -> dict[str, Any]:
@@ -200,16 +209,16 @@ def sweep_cmd(
     spec = _spec(model, prune)
     device_settings = None
     if devices is not None:
-        if uncertainty is not None:
-            raise UserError("sweep: --uncertainty covers the accelerator template, not --devices yet")
         device_settings = _device_settings(settings, device_opts, batches)
     if uncertainty is not None:
         from catransformers.uncertainty.propagate import check_samples
 
-        check_samples(uncertainty, len(space))  # N <= 0 or too many samples: refused before any work
+        # N <= 0 or too many samples: refused before any work (devices x batches are a few dozen designs)
+        check_samples(uncertainty, len(space) if devices is None or template else 1)
     check_output_dir(out, force=force, files=SWEEP_FILES)
     if devices is not None:
-        run_device_sweep(spec, space if template else None, devices, device_settings, settings, out)
+        run_device_sweep(spec, space if template else None, devices, device_settings, settings, out, uncertainty,
+                         seed)
     else:
         run_sweep(spec, space, settings, out, uncertainty, seed)
 
@@ -233,8 +242,12 @@ def _device_settings(settings: Any, options: dict[str, Any], batches: str | None
 
 
 def run_device_sweep(spec: Any, space: Any, devices: str, device_settings: Any, settings: Any,
-                     out: Path) -> dict[str, Any]:
-    """Bought devices x batch sizes (and the template space when given) as one designs table, same outputs."""
+                     out: Path, uncertainty: int | None = None, seed: int = 0) -> dict[str, Any]:
+    """Bought devices x batch sizes (and the template space when given) as one designs table, same outputs.
+
+    With `uncertainty` N the template's and the devices' samples share the table's common draws (one assumption
+    of grid, yield and lifetime per sample), so P(min carbon) compares them fairly.
+    """
     import time
 
     import pandas as pd
@@ -245,12 +258,21 @@ def run_device_sweep(spec: Any, space: Any, devices: str, device_settings: Any, 
     t0 = time.perf_counter()
     names = "all" if devices.strip().lower() == "all" else [d.strip() for d in devices.split(",") if d.strip()]
     table = evaluate_devices(spec, names, device_settings).assign(hardware_kind="device")
+    template = None
     if space is not None:
         template = evaluate_designs(spec, space, settings).assign(hardware_kind="template")
         table = pd.concat([template, table], ignore_index=True, sort=False)
     table.insert(0, "model", spec.id)
     result = summarize_designs(table, time.perf_counter() - t0)
-    return _write_sweep(spec, settings, result, out)
+    bands_summary = None
+    if uncertainty is not None:
+        from catransformers.uncertainty.devices import evaluate_devices_uncertain
+        from catransformers.uncertainty.propagate import combine, evaluate_uncertain
+
+        parts = [] if template is None else [evaluate_uncertain(spec, template, settings, uncertainty, seed)]
+        parts.append(evaluate_devices_uncertain(spec, names, device_settings, uncertainty, seed))
+        bands_summary = _attach_uncertainty(result, combine(parts))
+    return _write_sweep(spec, settings, result, out, bands_summary)
 
 
 def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int | None = None,
@@ -265,18 +287,25 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int 
     result = sweep_designs(spec, space, settings)
     bands_summary = None
     if uncertainty is not None:
-        from catransformers.uncertainty.propagate import evaluate_uncertain, summary, uncertainty_columns
+        from catransformers.uncertainty.propagate import evaluate_uncertain
 
-        unc = evaluate_uncertain(spec, result.designs, settings, uncertainty, seed)
-        bands_summary = summary(unc, result.front.index)
-        result.designs = uncertainty_columns(result.designs, unc)
-        result.front = result.designs.loc[result.front.index]
-        from catransformers.report.tables import describe_hardware, describe_memory
-
-        for entry in bands_summary["front"]:
-            row = result.designs.loc[entry["design"]]
-            entry["hardware"] = f"{describe_hardware(row, compact=True)} {describe_memory(row)}"
+        bands_summary = _attach_uncertainty(result, evaluate_uncertain(spec, result.designs, settings, uncertainty,
+                                                                       seed))
     return _write_sweep(spec, settings, result, out, bands_summary)
+
+
+def _attach_uncertainty(result: Any, unc: Any) -> dict[str, Any]:
+    """P5/P50/P95 columns on the sweep's designs and front; the front's summary (P(min carbon), rank stability)."""
+    from catransformers.report.tables import describe_hardware, describe_memory
+    from catransformers.uncertainty.propagate import summary, uncertainty_columns
+
+    bands_summary = summary(unc, result.front.index)
+    result.designs = uncertainty_columns(result.designs, unc)
+    result.front = result.designs.loc[result.front.index]
+    for entry in bands_summary["front"]:
+        row = result.designs.loc[entry["design"]]
+        entry["hardware"] = f"{describe_hardware(row, compact=True)} {describe_memory(row)}".strip()
+    return bands_summary
 
 
 def _write_sweep(spec: Any, settings: Any, result: Any, out: Path, bands_summary: dict | None = None) -> dict:

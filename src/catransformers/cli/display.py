@@ -112,7 +112,8 @@ def print_estimate(r: dict[str, Any]) -> None:
 
 
 _BAND_ROWS = (("total_carbon_kg", "total carbon", "kg", 1.0), ("operational_kg", "operational", "kg", 1.0),
-              ("embodied_kg", "embodied", "kg", 1.0), ("energy_per_inference_j", "energy / inference", "mJ", 1e3))
+              ("embodied_kg", "embodied", "kg", 1.0), ("energy_per_inference_j", "energy / inference", "mJ", 1e3),
+              ("latency_s", "latency", "ms", 1e3))
 
 
 def print_bands(con: Console, u: dict[str, Any]) -> None:

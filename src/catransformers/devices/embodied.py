@@ -50,11 +50,14 @@ class DeviceEmbodied:
     method: str
 
 
-def device_embodied(dev: DeviceFile, carbon: CarbonSettings) -> DeviceEmbodied:
-    """Whole-device embodied carbon: the product footprint if the file gives one, else the component model."""
+def device_embodied(dev: DeviceFile, carbon: CarbonSettings, memory_factor: float = 1.0) -> DeviceEmbodied:
+    """Whole-device embodied carbon: the product footprint if the file gives one, else the component model.
+
+    `memory_factor` multiplies the memory technology's kg per GB (component model only; 1 = the cited factor).
+    """
     node = int(dev.act_node_nm.value)
     chip = dev.die_area_mm2.value / 100.0 * carbon.die_g_per_cm2(node) / 1000.0
-    memory = dev.memory_gb.value * MEMORY_KG_PER_GB[dev.memory_kind]
+    memory = dev.memory_gb.value * MEMORY_KG_PER_GB[dev.memory_kind] * memory_factor
     board = dev.board_kg.value
     if dev.product_kg is not None:
         total = dev.product_kg.value

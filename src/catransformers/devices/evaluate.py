@@ -88,6 +88,13 @@ def evaluate_devices(spec: ModelSpec, devices: str | list[str] | list[DeviceFile
     import pandas as pd
 
     settings = settings or DeviceSettings()
+    devs, batches, arrays, cost = prepare_devices(spec, devices, settings, skip_unsupported)
+    return pd.DataFrame(carbon_columns(spec, devs, batches, arrays, cost, settings))
+
+
+def prepare_devices(spec: ModelSpec, devices: str | list[str] | list[DeviceFile], settings: DeviceSettings,
+                    skip_unsupported: bool | None = None) -> tuple[list[DeviceFile], list[int], Any, Any]:
+    """The devices, batch sizes, device columns and roofline cost of `evaluate_devices` (before carbon)."""
     precision = check_precision(settings.precision)
     if skip_unsupported is None:
         skip_unsupported = devices == "all"
@@ -103,18 +110,20 @@ def evaluate_devices(spec: ModelSpec, devices: str | list[str] | list[DeviceFile
             raise UserError(f"no device in the list supports {precision}")
     batches = settings.batch_list()
     arrays = device_arrays(devs, precision)
-    cost = device_cost(spec, settings.workload, batches, arrays, precision)
-    cols = _carbon_columns(spec, devs, batches, arrays, cost, settings, precision)
-    return pd.DataFrame(cols)
+    return devs, batches, arrays, device_cost(spec, settings.workload, batches, arrays, precision)
 
 
-def _carbon_columns(spec: ModelSpec, devs: list[DeviceFile], batches: list[int], arrays: Any, cost: Any,
-                    settings: DeviceSettings, precision: str) -> dict[str, np.ndarray]:
-    """Allocation, carbon and constraint columns, arrays over devices x batches flattened device-major."""
+def carbon_columns(spec: ModelSpec, devs: list[DeviceFile], batches: list[int], arrays: Any, cost: Any,
+                   settings: DeviceSettings, memory_factor: float = 1.0) -> dict[str, np.ndarray]:
+    """Allocation, carbon and constraint columns, arrays over devices x batches flattened device-major.
+
+    `memory_factor` multiplies the memory's kg CO2e per GB (an uncertainty draw; 1 = the cited factor).
+    """
     carbon = settings.carbon
+    precision = check_precision(settings.precision)
     n_dev, n_b = len(devs), len(batches)
     per_dev = lambda vals: np.repeat(np.asarray(vals), n_b)  # noqa: E731
-    emb = [device_embodied(d, carbon) for d in devs]
+    emb = [device_embodied(d, carbon, memory_factor) for d in devs]
     shared = np.array([settings.allocation == "shared" or (settings.allocation == "auto"
                                                            and d.deployment == "datacenter") for d in devs])
     pue = np.array([settings.pue if settings.pue is not None else (

@@ -63,6 +63,8 @@ def settings_for_sample(samples: Mapping[str, np.ndarray], i: int, tech: Tech | 
             raise UserError(f"no distribution for '{key}'; the table has: {', '.join(tab.keys())}")
         dist, x = tab.figure[key], float(values[i])
         section, name = key.split(".", 1)
+        if section == "device":
+            continue  # a bought device's figure, applied by catransformers.uncertainty.devices
         if section == "dram" and name in factors:
             factors[name] = x  # the table allows only factors in the dram section
         elif section == "tech" and name in Tech.model_fields:

@@ -46,6 +46,7 @@ SUPPORTED_KEYS = tuple(f"tech.{k}" for k in TECH_KEYS) + tuple(f"carbon.{k}" for
     f"dram.{k}" for k in DRAM_KEYS)
 METRICS = ("total_carbon_kg", "operational_kg", "embodied_kg", "energy_per_inference_j", "latency_s")
 LATENCY_NOTE = "latency is fixed: no figure of the uncertainty table touches timing"
+DEVICE_SECTION = "device."  # table keys that apply to bought devices only (catransformers.uncertainty.devices)
 
 # Memory budget of the (samples x designs) float64 arrays (stated: half the 4 GB peak target of issue 8, the rest
 # left to the process and the cost stage). Six arrays are kept (five results and the leakage power) and up to
@@ -65,13 +66,14 @@ class UncertainResult:
     energy_per_inference_j: np.ndarray
     area_mm2: np.ndarray
     leakage_w: np.ndarray
-    latency_s: np.ndarray  # (designs,): the same in every sample, see LATENCY_NOTE
+    latency_s: np.ndarray  # (designs,): the same in every sample (LATENCY_NOTE); bought devices: (samples x designs)
     nominal: pd.DataFrame  # evaluate_designs at the given settings, one row per design
     n_samples: int
     seed: int
     keys: tuple[str, ...]
     skipped: tuple[str, ...] = field(default_factory=tuple)  # table keys naming no setting (change nothing)
     max_area_mm2: float | None = None
+    latency_note: str = LATENCY_NOTE
 
     @property
     def n_designs(self) -> int:
@@ -80,7 +82,7 @@ class UncertainResult:
     def samples_of(self, metric: str) -> np.ndarray:
         """(samples x designs) array of `metric` (latency broadcast, read-only, no copy)."""
         if metric == "latency_s":
-            return np.broadcast_to(self.latency_s, (self.n_samples, self.n_designs))
+            return np.broadcast_to(self.latency_s, (self.n_samples, self.n_designs))  # a no-op when 2-D
         if metric not in METRICS and metric not in ("area_mm2", "leakage_w"):
             raise UserError(f"no uncertain metric '{metric}'; choose from {', '.join(METRICS)}, area_mm2, leakage_w")
         return getattr(self, metric)
@@ -89,7 +91,7 @@ class UncertainResult:
         """Per design, the fraction of samples within the area cap (1 everywhere without a cap)."""
         if self.max_area_mm2 is None:
             return np.ones(self.n_designs)
-        return (self.area_mm2 <= self.max_area_mm2).mean(axis=0)
+        return ((self.area_mm2 <= self.max_area_mm2) | np.isnan(self.area_mm2)).mean(axis=0)  # NaN: a bought device
 
 
 # ------------------------------------------------------------------------------------------------ checks
@@ -122,7 +124,7 @@ def _check_memory(n: int, n_designs: int) -> None:
 
 
 def _check_keys(tab: DistributionTable, skipped: Iterable[str]) -> None:
-    bad = [k for k in tab.figure if k not in SUPPORTED_KEYS and k not in set(skipped)]
+    bad = [k for k in template_keys(tab) if k not in SUPPORTED_KEYS and k not in set(skipped)]
     if bad:
         raise UserError(f"the uncertainty table's '{bad[0]}' is not propagated (it would need its own cost part); "
                         f"remove it or use only {', '.join(SUPPORTED_KEYS)}")
@@ -219,7 +221,8 @@ def evaluate_uncertain(spec: ModelSpec, hardware: Any, settings: CostSettings | 
     n_designs = len(hw["clusters"])
     _check_memory(n, n_designs)
     tab = table if isinstance(table, DistributionTable) else load_table(table)
-    samples = draw(n, seed, tab)  # validates the seed
+    keys = template_keys(tab)
+    samples = draw(n, seed, tab, keys)  # validates the seed
     carbon = settings.carbon
     if carbon.ci_g_per_kwh is None and carbon.ci_csv is not None:  # read an hourly CSV once, not once per sample
         carbon = carbon.model_copy(update={"ci_g_per_kwh": carbon.use_ci_g_per_kwh()})
@@ -263,7 +266,40 @@ def evaluate_uncertain(spec: ModelSpec, hardware: Any, settings: CostSettings | 
     return UncertainResult(
         total_carbon_kg=total, operational_kg=operational, embodied_kg=embodied, energy_per_inference_j=energy,
         area_mm2=area, leakage_w=leak, latency_s=energy_p["latency"], nominal=nominal, n_samples=n, seed=int(seed),
-        keys=tuple(tab.keys()), skipped=runs[0].skipped, max_area_mm2=settings.constraints.max_area_mm2,
+        keys=tuple(keys), skipped=runs[0].skipped, max_area_mm2=settings.constraints.max_area_mm2,
+    )
+
+
+def template_keys(table: DistributionTable) -> list[str]:
+    """The table's keys the accelerator template uses (`device.` keys are for bought devices only)."""
+    return [k for k in table.figure if not k.startswith(DEVICE_SECTION)]
+
+
+def combine(results: Sequence[UncertainResult]) -> UncertainResult:
+    """Several results side by side as one (designs concatenated), e.g. the template's and the devices'.
+
+    They must come from the same sample count and seed: the table's shared keys (grid intensity, yield,
+    lifetime) then hold the same draw in each sample row, so their designs are compared under one assumption.
+    """
+    import pandas as pd
+
+    first = results[0]
+    if any(r.n_samples != first.n_samples or r.seed != first.seed for r in results):
+        raise UserError("uncertainty results to combine need the same number of samples and the same seed")
+    if len(results) == 1:
+        return first
+    stack = lambda name: np.concatenate([r.samples_of(name) for r in results], axis=1)  # noqa: E731
+    notes = list(dict.fromkeys(r.latency_note for r in results))
+    caps = [r.max_area_mm2 for r in results if r.max_area_mm2 is not None]
+    return UncertainResult(
+        total_carbon_kg=stack("total_carbon_kg"), operational_kg=stack("operational_kg"),
+        embodied_kg=stack("embodied_kg"), energy_per_inference_j=stack("energy_per_inference_j"),
+        area_mm2=stack("area_mm2"), leakage_w=stack("leakage_w"),
+        latency_s=np.concatenate([np.array(r.samples_of("latency_s")) for r in results], axis=1),
+        nominal=pd.concat([r.nominal for r in results], ignore_index=True, sort=False),
+        n_samples=first.n_samples, seed=first.seed, keys=tuple(dict.fromkeys(k for r in results for k in r.keys)),
+        skipped=tuple(k for k in first.skipped if all(k in r.skipped for r in results)),  # used by none
+        max_area_mm2=min(caps) if caps else None, latency_note="; ".join(notes),
     )
 
 
@@ -308,7 +344,7 @@ def uncertain_quantiles(result: UncertainResult, qs: Iterable[float] = DEFAULT_Q
     qs = tuple(qs)
     out: dict[str, np.ndarray] = {}
     for metric in metrics:
-        if metric == "latency_s":  # constant over the samples: its quantiles are the value itself, exactly
+        if metric == "latency_s" and result.latency_s.ndim == 1:  # constant over the samples: the value, exactly
             out |= {k: result.latency_s.copy() for k in quantile_columns(metric, result.latency_s[None, :], qs)}
         else:
             out |= quantile_columns(metric, result.samples_of(metric), qs)
@@ -342,7 +378,7 @@ def bands(result: UncertainResult, design: int = 0, qs: Iterable[float] = DEFAUL
         metric, label = name.rsplit("_", 1)
         out.setdefault(metric, {"nominal": float(result.nominal[metric].iloc[d])})[label] = float(values[d])
     return out | {"prob_area_ok": float(result.prob_area_ok()[d]), "samples": result.n_samples,
-                  "seed": result.seed, "latency": LATENCY_NOTE}
+                  "seed": result.seed, "latency": result.latency_note}
 
 
 def prob_min_carbon(result: UncertainResult, designs: Any = None) -> np.ndarray:
@@ -372,7 +408,7 @@ def summary(result: UncertainResult, front_index: Any) -> dict[str, Any]:
     area_ok = result.prob_area_ok()
     return {
         "samples": result.n_samples, "seed": result.seed, "table_keys": list(result.keys),
-        "skipped_keys": list(result.skipped), "latency": LATENCY_NOTE,
+        "skipped_keys": list(result.skipped), "latency": result.latency_note,
         "front": [{"design": int(d), "nominal_total_carbon_kg": float(nominal[j]),
                    **{k: float(v[d]) for k, v in q.items()}, "prob_min_carbon": float(p[j]),
                    "prob_area_ok": float(area_ok[d])} for j, d in enumerate(pos)],
