@@ -127,7 +127,7 @@ def main() -> None:
     print(f"{'peak RSS, sweep alone, fresh process (MB)':<58}{peak_sweep:>10.0f}")
     print(f"{'peak RSS, sweep + uncertainty, fresh process (MB)':<58}{peak_job:>10.0f}")
     dev_s = _devices_seconds(args.model, args.n, args.repeats)
-    print(f"{f'bought devices: all 11 x batches 1, 8 with N samples (median of {args.repeats})':<58}{dev_s:>10.3f}")
+    print(f"{f'devices: all 11 x batch 1, 8, N samples (median of {args.repeats})':<58}{dev_s:>10.3f}")
     ok_t, ok_m = med["total"] <= TARGET_S, peak_job / 1024 <= TARGET_PEAK_GB
     print(f"target: total <= {TARGET_S:g} s: {'met' if ok_t else 'MISSED'}; peak <= {TARGET_PEAK_GB:g} GB: "
           f"{'met' if ok_m else 'MISSED'}")

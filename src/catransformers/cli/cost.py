@@ -333,7 +333,7 @@ _SUMMARY_KEYS = ("hardware_kind", "device", "batch", "clusters", "width", "depth
 
 
 def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
-    from catransformers.cost import _plain
+    from catransformers.cost import plain
 
     cs = settings.carbon
     return {
@@ -346,7 +346,7 @@ def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
                   "hours_per_day": cs.hours_per_day, "total_inferences": cs.inferences(),
                   "count_given": cs.total_inferences is not None, "use_ci_g_per_kwh": cs.use_ci_g_per_kwh(),
                   "fleet_size": cs.fleet_size},
-        "best": {name: {k: _plain(row[k]) for k in _SUMMARY_KEYS if k in row.index and not _missing(row[k])}
+        "best": {name: {k: plain(row[k]) for k in _SUMMARY_KEYS if k in row.index and not _missing(row[k])}
                  for name, row in result.best.items()},
     }
 

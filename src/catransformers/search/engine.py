@@ -16,7 +16,6 @@ an earlier session but whose result now comes back from the accuracy cache is bo
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import sys
@@ -32,16 +31,16 @@ from typing import Any
 import pandas as pd
 
 from catransformers.errors import UserError
-from catransformers.hardware.config import TEMPLATE_KEYS
-from catransformers.models import PRUNE_KEYS, parse_prune, prune_spec
+from catransformers.models import prune_spec
 from catransformers.report.pareto import hypervolume, pareto_front
 from catransformers.search.config import ExperimentConfig, config_to_toml
 from catransformers.search.footprint import Footprint
 from catransformers.search.payback import carbon_payback
-from catransformers.search.problem import COST_COLUMNS, QUANTILE_COLUMNS, Problem
+from catransformers.search.problem import Problem
 from catransformers.search.records import ACCURACY_FIELDS, Status, TrialRecord
 from catransformers.search.resume import check_resume_config
 from catransformers.search.store import RunStore
+from catransformers.search.table import design_row, trials_table
 from catransformers.search.workers import Executor, ray_preflight
 
 # A wait on the workers longer than this is announced (what is running, for how long); this project's choice.
@@ -337,10 +336,10 @@ class Engine:
         if front.empty:
             rec.status = Status.INFEASIBLE
             rec.error = self.problem.why_infeasible(designs)
-            rec.designs = [_design_row(designs.iloc[0])] if rec.hw is not None else []
+            rec.designs = [design_row(designs.iloc[0])] if rec.hw is not None else []
             self._announce(rec)
             return
-        rec.designs = [_design_row(row) for _, row in front.iterrows()]
+        rec.designs = [design_row(row) for _, row in front.iterrows()]
 
     def _complete(self, rec: TrialRecord, acc: dict[str, Any] | None, cached: bool = False) -> None:
         rec.status = Status.COMPLETED
@@ -506,70 +505,3 @@ def accuracy_preflight(cfg: ExperimentConfig) -> None:
 
     loaded, _ = base_model(cfg.model.id, cfg.accuracy.cache_dir)
     make_task(loaded, cfg.accuracy.recipe(), device_of())
-
-
-# ------------------------------------------------------------------ trials table
-
-
-def _design_row(row: pd.Series) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in (*TEMPLATE_KEYS, *COST_COLUMNS):
-        if key in row.index:
-            v = row[key]
-            out[key] = v.item() if hasattr(v, "item") else v
-    for key in row.index:
-        if key.startswith("ok_"):
-            out[key] = bool(row[key])
-    return out
-
-
-ACCURACY_COLUMNS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "metric")
-MEMORY_COLUMNS = ("dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate", "hardware_kind", "device", "batch",
-                  *(f"{c}_nominal" for c in QUANTILE_COLUMNS))  # nominal values when objectives are quantiles
-DESIGN_COLUMNS = ("total_carbon_kg", "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg",
-                  "latency_s", "energy_per_inference_j", "area_mm2", "tops", "fleet_total_carbon_kg", *TEMPLATE_KEYS,
-                  *MEMORY_COLUMNS)
-TABLE_COLUMNS = ("trial", "design", "status", *ACCURACY_COLUMNS, *DESIGN_COLUMNS[:10], "bound", "feasible",
-                 *TEMPLATE_KEYS, *MEMORY_COLUMNS)
-
-
-def trials_table(trials: list[TrialRecord], problem: Problem) -> pd.DataFrame:
-    """One row per evaluated (model, hardware) design: the report stage's input."""
-    knob_cols = [f"{enc}.{knob}" for enc in problem.space for knob in PRUNE_KEYS]
-    rows = []
-    for rec in trials:
-        if not rec.done:
-            continue
-        acc = rec.accuracy or {}
-        prune_cols: dict[str, Any] = {}
-        if rec.prune is not None:
-            params = parse_prune(problem.spec, rec.prune)
-            prune_cols = {f"{enc}.{knob}": getattr(p, knob) for enc, p in params.items() for knob in PRUNE_KEYS}
-        for i, design in enumerate(rec.designs or [{}]):
-            row: dict[str, Any] = {"trial": rec.trial, "design": i, "status": rec.status.value,
-                                   "accuracy": _num(acc.get("score")), "accuracy_ci_low": _num(acc.get("score_ci_low")),
-                                   "accuracy_ci_high": _num(acc.get("score_ci_high")), "metric": acc.get("metric")}
-            row.update({k: design.get(k, math.nan) for k in DESIGN_COLUMNS})
-            row["bound"] = design.get("bound")
-            row["feasible"] = bool(design.get("feasible", False)) and rec.status is Status.COMPLETED
-            row.update({k: prune_cols.get(k) for k in knob_cols})
-            row.update({
-                "prune": rec.prune, "params": acc.get("params"), "score_before_heal": acc.get("score_before_heal"),
-                "n_items": acc.get("n_items"), "steps": acc.get("steps"),
-                "wall_s": acc.get("wall_s") if not rec.cached else 0.0,
-                "cached": bool(rec.cached), "error": rec.error,
-                "strategy_hw": "fixed" if rec.hw is not None else "sweep",
-            })
-            rows.append(row)
-    columns = [*TABLE_COLUMNS, *knob_cols, "prune", "params", "score_before_heal", "n_items", "steps", "wall_s",
-               "cached", "error", "strategy_hw"]
-    df = pd.DataFrame(rows, columns=columns)
-    for col in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "total_carbon_kg", "latency_s",
-                "energy_per_inference_j", "area_mm2", "tops"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    df["params"] = pd.to_numeric(df["params"], errors="coerce")
-    return df
-
-
-def _num(x: Any) -> float:
-    return math.nan if x is None else float(x)

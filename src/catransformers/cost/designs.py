@@ -1,106 +1,30 @@
-"""The one pipeline call: model spec x hardware configs -> latency, energy, area, carbon, feasibility.
+"""Model spec x hardware configs -> latency, energy, area, carbon, feasibility (the cost stage's one call).
 
 `evaluate_designs` is what the search calls thousands of times; it builds the workload once and evaluates
 all configs in one vectorised pass (hardware.estimate), then adds carbon and the constraint checks.
+`breakdown` and `estimate_design` give one design's per-component view for `catransformers estimate`.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field, field_validator
 
-from catransformers.carbon.model import CarbonSettings, embodied_die_kg, embodied_dram_kg, operational_kg
+from catransformers.carbon.model import embodied_die_kg, embodied_dram_kg, operational_kg
 from catransformers.carbon.tables import check_dram, check_node
+from catransformers.cost.memory import expand_memory
+from catransformers.cost.settings import CONSTRAINTS, CostSettings
 from catransformers.errors import UserError
 from catransformers.hardware.config import FIXED_DEFAULTS, HW_KEYS, TEMPLATE_KEYS, HardwareConfig, HardwareSpace
 from catransformers.hardware.dram import complete_dram
 from catransformers.hardware.estimate import estimate
-from catransformers.hardware.systolic import DATAFLOWS, DEFAULT_TIMING, check_timing
-from catransformers.hardware.tech import Tech
 from catransformers.models.spec import ModelSpec
-from catransformers.strict import StrictModel
-from catransformers.workload.ops import COMPONENTS, WorkloadOptions, build_workload
+from catransformers.workload.ops import COMPONENTS, build_workload
 from catransformers.workload.resident import peak_activation_bytes, resident_bytes
 
 if TYPE_CHECKING:  # pandas is imported inside the functions, so `import catransformers.cost` stays light
     import pandas as pd
-
-# The paper's constraints (CATransformers, arXiv 2505.01386, §5 experimental setup): TOPS <= 20.48, area <= 31.99 mm2,
-# latency <= 50 ms when latency is not an objective.
-PAPER_MAX_TOPS = 20.48
-PAPER_MAX_AREA_MM2 = 31.99
-PAPER_MAX_LATENCY_MS = 50.0
-CONSTRAINTS = ("tops", "area", "latency", "dram_capacity", "duty_cycle")
-_OFF = ("none", "off", "")
-
-
-class Constraints(StrictModel):
-    """Deterministic design constraints, checked exactly before any fine-tune (None / 'none' removes a cap)."""
-
-    max_tops: float | None = Field(PAPER_MAX_TOPS, gt=0, le=1e6, description="peak TOPS cap")
-    max_area_mm2: float | None = Field(PAPER_MAX_AREA_MM2, gt=0, le=1e6, description="die area cap")
-    max_latency_ms: float | None = Field(PAPER_MAX_LATENCY_MS, gt=0, le=1e9,
-                                         description="latency cap (the search applies it if latency is no objective)")
-    check_dram_capacity: bool = Field(True, description="weights (+ KV cache) must fit in the DRAM")
-    check_duty_cycle: bool = Field(True, description="the accelerator must keep up with the usage profile "
-                                   "(inferences x latency <= active hours)")
-
-    text_number_fields: ClassVar[tuple[str, ...]] = ("max_tops", "max_area_mm2", "max_latency_ms")
-
-    @field_validator("max_tops", "max_area_mm2", "max_latency_ms", mode="before")
-    @classmethod
-    def _cap_text(cls, v: Any) -> Any:
-        """A cap from text ('20', 'none'); booleans are refused."""
-        if isinstance(v, bool):
-            raise ValueError("must be a number or 'none', not true/false")
-        if isinstance(v, str):
-            if v.strip().lower() in _OFF:
-                return None
-            try:
-                return float(v)
-            except ValueError:
-                raise ValueError(f"'{v}' is not a number; give a number or 'none'") from None
-        return v
-
-
-class CostSettings(StrictModel):
-    """Workload options, technology, dataflow, carbon settings and constraints."""
-
-    workload: WorkloadOptions = Field(default_factory=WorkloadOptions)
-    tech: Tech = Field(default_factory=Tech)
-    carbon: CarbonSettings = Field(default_factory=CarbonSettings)
-    dataflow: Literal["ws", "os"] = Field("ws", description="ws (weight-stationary) or os (output-stationary)")
-    double_buffered: bool = Field(True, description="scalesim timing, WS: next fold's weights load during the current "
-                                  "fold")
-    timing: str = Field(DEFAULT_TIMING, description="systolic timing: scalesim (fold by fold, as SCALE-Sim v3), "
-                        "pipelined (folds streamed back to back) or ideal (MACs / active PEs)")
-    constraints: Constraints = Field(default_factory=Constraints)
-    profile: str = Field("default", description="the named assumption bundle these settings were resolved from")
-
-    @field_validator("dataflow", mode="before")
-    @classmethod
-    def _dataflow(cls, v: Any) -> Any:
-        if isinstance(v, str) and v.lower() not in DATAFLOWS:
-            raise ValueError("dataflow must be ws (weight-stationary) or os (output-stationary)")
-        return v.lower() if isinstance(v, str) else v
-
-    @field_validator("timing", mode="before")
-    @classmethod
-    def _timing(cls, v: Any) -> Any:
-        try:
-            return check_timing(v) if isinstance(v, str) else v
-        except UserError as err:
-            raise ValueError(str(err)) from None
-
-    def dataflow_text(self) -> str:
-        if self.dataflow == "os":
-            return f"output-stationary, {self.timing} timing"
-        overlap = ", double-buffered weights" if self.double_buffered and self.timing == "scalesim" else ""
-        return f"weight-stationary, {self.timing} timing{overlap}"
 
 
 def hardware_columns(hardware: Any) -> dict[str, np.ndarray]:
@@ -159,63 +83,6 @@ def evaluate_designs(spec: ModelSpec, hardware: Any, settings: CostSettings | No
         hw = expand_memory(hw, hardware.memory, spec, settings)
     result = _evaluate(spec, hw, settings, per_op=False)
     return pd.DataFrame(result["columns"])
-
-
-def expand_memory(hw: dict[str, np.ndarray], memory: list[str], spec: ModelSpec,
-                  settings: CostSettings) -> dict[str, np.ndarray]:
-    """Every config paired with the memory candidates of `memory` for this model (catransformers.memory):
-
-    per listed technology the smallest sold part that holds the resident bytes and the next one up, and on chip
-    only where the weights and the largest activations fit in the global buffer. A `memory_candidate` column
-    says which (smallest / next / on_chip).
-    """
-    from catransformers.hardware.config import memory_technologies
-    from catransformers.memory import NO_MEMORY, memory_candidates
-
-    resident = resident_bytes(spec, settings.workload, hw["precision_bits"])
-    glb = None
-    if "auto" in memory or NO_MEMORY in memory:
-        work = build_workload(spec, settings.workload)
-        glb = np.maximum(np.asarray(hw["glb_mb"], float) * 1024.0**2
-                         - peak_activation_bytes(work, hw["precision_bits"]), 0.0)
-    cand = memory_candidates(resident, memory_technologies(memory), glb)
-    if cand.empty:
-        raise UserError(f"memory {memory}: no candidate holds {spec.id} ({float(np.max(resident)) / 1e6:.1f} MB); "
-                        "add a DRAM technology or larger global buffers")
-    idx = cand["design"].to_numpy()
-    out = {k: np.asarray(v)[idx] for k, v in hw.items()}
-    on_chip = cand["memory"].to_numpy() == NO_MEMORY
-    out["dram_type"] = cand["memory"].to_numpy().astype(str)
-    out["dram_gb"] = cand["dram_gb"].to_numpy(dtype=float)
-    out["dram_channels"] = np.where(on_chip, None, cand["dram_channels"].to_numpy()).astype(object)
-    out["dram_bw_gbps"] = np.full(len(idx), None, dtype=object)  # channels x rate x width (hardware/dram.py)
-    out["memory_candidate"] = cand["candidate"].to_numpy().astype(str)
-    return out
-
-
-def memory_choice(spec: ModelSpec, config: HardwareConfig, memory: str, part: str = "smallest",
-                  settings: CostSettings | None = None) -> tuple[HardwareConfig, str]:
-    """`config` with one memory candidate of `expand_memory`, named as a joint/random trial names it.
-
-    `memory` is a technology (its smallest sold part that holds this model's resident bytes, or with
-    part='next' the one above) or 'none' (on chip only; the dram_capacity check then says whether the weights
-    fit the global buffer). Returns the config and its `memory_candidate` label (smallest / next / on_chip).
-    """
-    from catransformers.memory import MEMORY_PARTS, NO_MEMORY, memory_candidates
-
-    if part not in MEMORY_PARTS:
-        raise UserError(f"memory part '{part}' is not one of {', '.join(MEMORY_PARTS)}")
-    fields = config.model_dump()
-    if memory == NO_MEMORY:
-        on_chip = {"dram_type": NO_MEMORY, "dram_gb": 0.0, "dram_channels": None, "dram_bw_gbps": None}
-        return HardwareConfig(**(fields | on_chip)), "on_chip"
-    settings = settings or CostSettings()
-    resident = resident_bytes(spec, settings.workload, np.array([config.precision_bits]))
-    cand = memory_candidates(resident, [memory])
-    row = cand[cand["candidate"] == part].iloc[0]
-    chosen = {"dram_type": str(row["memory"]), "dram_gb": float(row["dram_gb"]),
-              "dram_channels": int(row["dram_channels"]), "dram_bw_gbps": None}
-    return HardwareConfig(**(fields | chosen)), part
 
 
 def _cap(values: np.ndarray, cap: float | None, slack: float = 0.0) -> np.ndarray:
@@ -290,7 +157,7 @@ def _check_finite(cols: dict[str, Any], hw: dict[str, np.ndarray]) -> None:
         bad = ~np.isfinite(np.asarray(cols[key], dtype=float))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            design = ",".join(f"{k}={_plain(hw[k][i])}" for k in HW_KEYS)
+            design = ",".join(f"{k}={plain(hw[k][i])}" for k in HW_KEYS)
             raise UserError(f"the cost model gives a non-finite {key} for {design}: a hardware or technology figure "
                             "is outside its physical range")
 
@@ -324,11 +191,11 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
     parts = breakdown(spec, config, settings)
     carbon = settings.carbon
     total = float(row["total_carbon_kg"])
-    out: dict[str, Any] = {"model": spec.id, "hardware": {k: _plain(row[k]) for k in HW_KEYS}}
+    out: dict[str, Any] = {"model": spec.id, "hardware": {k: plain(row[k]) for k in HW_KEYS}}
     for key in ("latency_s", "energy_per_inference_j", "leakage_w", "area_mm2", "tops", "dram_bytes_per_inference",
                 "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg", "operational_idle_kg",
                 "total_carbon_kg", "bound", "bound_share", "duty_cycle", "feasible", *(f"ok_{c}" for c in CONSTRAINTS)):
-        out[key] = _plain(row[key])
+        out[key] = plain(row[key])
     parts_j = {c[len("energy_"):-2]: float(row[c]) for c in row.index if c.startswith("energy_") and c.endswith("_j")
                and c != "energy_per_inference_j"}
     if parts_j:
@@ -365,57 +232,7 @@ def estimate_design(spec: ModelSpec, config: HardwareConfig, settings: CostSetti
     return out
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
-
-
-# ---------------------------------------------------------------- sweep: a whole hardware space for one model
-
-SWEEP_OBJECTIVES = {"min_carbon": "total_carbon_kg", "min_latency": "latency_s", "min_energy": "energy_per_inference_j"}
-
-
-@dataclass
-class SweepResult:
-    """Every design of a space for one model, its feasible carbon-latency front and the best design per objective."""
-
-    designs: pd.DataFrame  # one row per config (evaluate_designs columns, plus model and latency_ms)
-    front: pd.DataFrame  # feasible designs not dominated in (total carbon, latency), by latency
-    best: dict[str, pd.Series] = field(default_factory=dict)  # SWEEP_OBJECTIVES name -> row
-    evaluate_s: float = 0.0
-
-    @property
-    def feasible(self) -> pd.DataFrame:
-        return self.designs[self.designs["feasible"]]
-
-
-def sweep_designs(spec: ModelSpec, space: HardwareSpace, settings: CostSettings | None = None) -> SweepResult:
-    """Evaluate `space` for `spec`; the front and the best feasible design per objective (ties: least carbon)."""
-    settings = settings or CostSettings()
-    t0 = time.perf_counter()
-    df = evaluate_designs(spec, space, settings).assign(hardware_kind="template")
-    df.insert(0, "model", spec.id)
-    return summarize_designs(df, time.perf_counter() - t0)
-
-
-def summarize_designs(df: pd.DataFrame, evaluate_s: float = 0.0) -> SweepResult:
-    """The feasible carbon-latency front and the best feasible design per objective of a designs table.
-
-    The table may mix the accelerator template and bought devices (catransformers.devices): they share the
-    cost and carbon columns.
-    """
-    from catransformers.report.pareto import pareto_mask
-
-    df = df.reset_index(drop=True)
-    df["latency_ms"] = df["latency_s"] * 1e3
-    feas = df[df["feasible"].astype(bool)]
-    mask = pareto_mask(feas[["total_carbon_kg", "latency_s"]].to_numpy(float), [False, False], keep_duplicates=False)
-    front = feas[mask].sort_values("latency_s")
-    best = {}
-    for name, col in SWEEP_OBJECTIVES.items():
-        if len(feas):
-            # ties (e.g. many configs at the same DRAM-bound latency) go to the lowest total carbon
-            ranked = feas.assign(_key=feas[col].round(12)).sort_values(["_key", "total_carbon_kg"], kind="stable")
-            best[name] = ranked.iloc[0].drop("_key")
-    return SweepResult(df, front, best, evaluate_s)
