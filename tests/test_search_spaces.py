@@ -113,3 +113,11 @@ def test_an_on_chip_only_space_with_nothing_else_to_vary_is_refused():
         _problem(hardware={"memory": ["none"], "clusters": [1], "width": [64], "depth": [16], "l2_kb": [128],
                            "l2_bw": [64], "glb_mb": [32]},
                  search={"strategy": "joint", "mode": "hardware"}, model={"prune": "layers=3"})
+
+
+def test_devices_are_ranked_at_the_objective_quantile_too(tmp_path: Path):
+    table = _run(tmp_path, hardware={"devices": ["nvidia-l4", "nvidia-t4"], "template": False},
+                 search={"objective_quantile": 0.9, "uncertainty_samples": 40})
+    done = table[table.status == "completed"]
+    assert not done.empty and set(done.hardware_kind) == {"device"}
+    assert (done.total_carbon_kg > done.total_carbon_kg_nominal).all()  # P90 above the nominal device

@@ -399,8 +399,6 @@ def validate_semantics(cfg: ExperimentConfig) -> None:
     if cfg.hardware.devices and cfg.search.strategy != "nested":
         raise UserError(f"config: hardware.devices needs the nested strategy (every device per pruned model), not "
                         f"'{cfg.search.strategy}'")
-    if cfg.hardware.devices and cfg.search.objective_quantile is not None:
-        raise UserError("config: search.objective_quantile covers the accelerator template, not hardware.devices yet")
     if cfg.hardware.devices:
         from catransformers.devices.catalogue import resolve_devices
 

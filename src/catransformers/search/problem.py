@@ -159,22 +159,30 @@ class Problem:
         ds = DeviceSettings(workload=s.workload, carbon=s.carbon, constraints=s.constraints,
                             batches=tuple(self.cfg.hardware.device_batches))
         names = "all" if self.cfg.hardware.devices == ["all"] else list(self.cfg.hardware.devices)
-        return evaluate_devices(pruned, names, ds)
+        designs = evaluate_devices(pruned, names, ds)
+        if self.cfg.search.objective_quantile is None:
+            return designs
+        from catransformers.uncertainty.devices import evaluate_devices_uncertain
+
+        n, seed = self.cfg.search.uncertainty_samples, self.cfg.search.seed
+        return self._quantile_columns(designs, evaluate_devices_uncertain(pruned, names, ds, n, seed))
 
     def _at_quantile(self, pruned: ModelSpec, designs: pd.DataFrame) -> pd.DataFrame:
         """With search.objective_quantile q: the carbon and energy columns become their q-quantile under the
         uncertainty table (nominal values kept as <column>_nominal), so the search ranks designs by it."""
-        q = self.cfg.search.objective_quantile
-        if q is None or designs.empty:
+        if self.cfg.search.objective_quantile is None or designs.empty:
             return designs
         from catransformers.uncertainty.propagate import evaluate_uncertain
 
-        res = evaluate_uncertain(pruned, designs, self.settings, self.cfg.search.uncertainty_samples,
-                                 self.cfg.search.seed)
+        n, seed = self.cfg.search.uncertainty_samples, self.cfg.search.seed
+        return self._quantile_columns(designs, evaluate_uncertain(pruned, designs, self.settings, n, seed))
+
+    def _quantile_columns(self, designs: pd.DataFrame, result: Any) -> pd.DataFrame:
+        q = self.cfg.search.objective_quantile
         out = designs.copy()
         for col in QUANTILE_COLUMNS:
             out[f"{col}_nominal"] = out[col]
-            out[col] = np.quantile(res.samples_of(col), q, axis=0)
+            out[col] = np.quantile(result.samples_of(col), q, axis=0)
         return out
 
     def proposed_design(self, pruned: ModelSpec, hw: dict[str, Any]) -> pd.DataFrame:
