@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -25,3 +27,12 @@ def test_no_design_within_noise_or_no_baseline_design():
     p = carbon_payback(FRONT[FRONT.trial == 3], BASE, None, fleet_size=1)
     assert p["chosen"] is None and "not defined" in payback_text(p)
     assert carbon_payback(FRONT, {"score": 0.6}, None, 1) is None
+
+
+def test_a_design_dearer_than_the_baseline_is_no_payback_not_a_negative_ratio():
+    dearer = pd.DataFrame({"trial": [7], "accuracy": [0.65], "total_carbon_kg": [0.51]})
+    p = carbon_payback(dearer, BASE, {"emissions_kg": 0.0002}, fleet_size=10)
+    assert p["saved_kg_per_device"] == pytest.approx(-0.21) and p["devices_to_pay_back"] is None
+    text = payback_text(p)
+    assert text.startswith("carbon payback: none") and "210 g more per device" in text
+    assert not re.search(r"-\d", text)  # no negative savings or ratio

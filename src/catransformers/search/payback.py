@@ -55,10 +55,18 @@ def payback_text(payback: dict[str, Any] | None) -> str | None:
     if payback.get("chosen") is None:
         return f"carbon payback: not defined ({payback.get('note')})"
     fleet = payback["fleet_size"]
-    text = (f"carbon payback: the min-carbon design within noise of the unpruned model (trial "
-            f"{payback['chosen']['trial']}) saves {payback['saved_kg_per_device'] * 1e3:.3g} g per device over its "
-            f"lifetime against the unpruned model on its own best hardware, {payback['saved_kg_fleet']:.4g} kg over "
-            f"{fleet:,} device{'s' if fleet != 1 else ''}")
+    devices = f"{fleet:,} device{'s' if fleet != 1 else ''}"
+    chosen = (f"the min-carbon design within noise of the unpruned model (trial {payback['chosen']['trial']})")
+    saved = payback["saved_kg_per_device"]
+    if saved <= 0:  # the search found nothing better than the unpruned model on its own best hardware
+        text = (f"carbon payback: none; {chosen} emits {-saved * 1e3:.3g} g more per device over its lifetime than "
+                f"the unpruned model on its own best hardware ({-payback['saved_kg_fleet']:.4g} kg more over "
+                f"{devices})")
+        if "payback_ratio" in payback:
+            text += f", on top of the {payback['search_emissions_kg'] * 1e3:.3g} g the search emitted"
+        return text
+    text = (f"carbon payback: {chosen} saves {saved * 1e3:.3g} g per device over its lifetime against the unpruned "
+            f"model on its own best hardware, {payback['saved_kg_fleet']:.4g} kg over {devices}")
     if "payback_ratio" in payback:
         text += (f"; the search emitted {payback['search_emissions_kg'] * 1e3:.3g} g, so it pays back "
                  f"{payback['payback_ratio']:.3g}x")
