@@ -10,6 +10,7 @@ Defaults are the CATransformers paper's: GPA 95 %, fab in Taiwan, yield 0.875, C
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -139,13 +140,21 @@ def hourly_csv_mean(path: str | Path, start_hour: float, hours: float) -> float:
 
     Accepted layouts: a `datetime`/`timestamp` column (any length, averaged per hour of day) or an `hour`
     column (0-23), or 24 plain rows; the intensity is the column named like ``ci``/``carbon_intensity``, else
-    the last numeric column.
+    the last numeric column. The file is read once per content version (path, size, mtime): every cost-model
+    call asks for the intensity, and a search or an uncertainty run makes thousands of them.
     """
-    import pandas as pd
-
     p = Path(path)
     if not p.exists():
         raise UserError(f"hourly intensity CSV {p} not found")
+    stat = p.stat()
+    return _hourly_csv_mean(str(p.resolve()), stat.st_size, stat.st_mtime_ns, float(start_hour), float(hours))
+
+
+@lru_cache(maxsize=32)
+def _hourly_csv_mean(path: str, _size: int, _mtime_ns: int, start_hour: float, hours: float) -> float:
+    import pandas as pd
+
+    p = Path(path)
     try:
         df = pd.read_csv(p)
     except Exception as err:  # pandas raises several parser errors

@@ -269,7 +269,8 @@ def run_device_sweep(spec: Any, space: Any, devices: str, device_settings: Any, 
         from catransformers.uncertainty.devices import evaluate_devices_uncertain
         from catransformers.uncertainty.propagate import combine, evaluate_uncertain
 
-        parts = [] if template is None else [evaluate_uncertain(spec, template, settings, uncertainty, seed)]
+        parts = [] if template is None else [evaluate_uncertain(spec, template, settings, uncertainty, seed,
+                                                                nominal=template)]
         parts.append(evaluate_devices_uncertain(spec, names, device_settings, uncertainty, seed))
         bands_summary = _attach_uncertainty(result, combine(parts))
     return _write_sweep(spec, settings, result, out, bands_summary)
@@ -289,8 +290,8 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int 
     if uncertainty is not None:
         from catransformers.uncertainty.propagate import evaluate_uncertain
 
-        bands_summary = _attach_uncertainty(result, evaluate_uncertain(spec, result.designs, settings, uncertainty,
-                                                                       seed))
+        unc = evaluate_uncertain(spec, result.designs, settings, uncertainty, seed, nominal=result.designs)
+        bands_summary = _attach_uncertainty(result, unc)
     return _write_sweep(spec, settings, result, out, bands_summary)
 
 

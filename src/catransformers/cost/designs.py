@@ -13,15 +13,15 @@ import numpy as np
 
 from catransformers.carbon.model import embodied_die_kg, embodied_dram_kg, operational_kg
 from catransformers.carbon.tables import check_dram, check_node
-from catransformers.cost.memory import expand_memory
+from catransformers.cost.memory import expand_memory, on_chip_bytes
 from catransformers.cost.settings import CONSTRAINTS, CostSettings
 from catransformers.errors import UserError
 from catransformers.hardware.config import FIXED_DEFAULTS, HW_KEYS, TEMPLATE_KEYS, HardwareConfig, HardwareSpace
 from catransformers.hardware.dram import complete_dram
 from catransformers.hardware.estimate import estimate
 from catransformers.models.spec import ModelSpec
-from catransformers.workload.ops import COMPONENTS, build_workload
-from catransformers.workload.resident import peak_activation_bytes, resident_bytes
+from catransformers.workload.ops import COMPONENTS, Workload, build_workload
+from catransformers.workload.resident import resident_bytes
 
 if TYPE_CHECKING:  # pandas is imported inside the functions, so `import catransformers.cost` stays light
     import pandas as pd
@@ -79,9 +79,10 @@ def evaluate_designs(spec: ModelSpec, hardware: Any, settings: CostSettings | No
 
     settings = settings or CostSettings()
     hw = hardware_columns(hardware)
+    work = build_workload(spec, settings.workload)  # once, for the memory candidates and the estimate
     if isinstance(hardware, HardwareSpace) and hardware.memory:
-        hw = expand_memory(hw, hardware.memory, spec, settings)
-    result = _evaluate(spec, hw, settings, per_op=False)
+        hw = expand_memory(hw, hardware.memory, spec, settings, work)
+    result = _evaluate(spec, hw, settings, per_op=False, work=work)
     return pd.DataFrame(result["columns"])
 
 
@@ -89,8 +90,9 @@ def _cap(values: np.ndarray, cap: float | None, slack: float = 0.0) -> np.ndarra
     return np.ones(len(values), bool) if cap is None else values <= cap + slack
 
 
-def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings, per_op: bool) -> dict[str, Any]:
-    work = build_workload(spec, settings.workload)
+def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings, per_op: bool,
+              work: Workload | None = None) -> dict[str, Any]:
+    work = work if work is not None else build_workload(spec, settings.workload)
     hw = complete_dram(hw, settings.tech)
     est = estimate(work, hw, settings.tech, settings.dataflow, settings.double_buffered, per_op=per_op,
                    timing=settings.timing)
@@ -106,8 +108,7 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
     resident = resident_bytes(spec, settings.workload, hw["precision_bits"])
     dram_bytes_cap = np.asarray(hw["dram_gb"], float) * 1024.0**3
     # on chip only: the weights (+ KV cache) and the largest GEMM's activations share the global buffer
-    on_chip_cap = np.asarray(hw["glb_mb"], float) * 1024.0**2 - peak_activation_bytes(work, hw["precision_bits"])
-    capacity = np.where(dram_bytes_cap > 0, dram_bytes_cap, on_chip_cap)
+    capacity = np.where(dram_bytes_cap > 0, dram_bytes_cap, on_chip_bytes(work, hw))
     ok = {
         "tops": _cap(tops, cons.max_tops, 1e-9),
         "area": _cap(est.area_mm2, cons.max_area_mm2),

@@ -10,27 +10,32 @@ from catransformers.cost.settings import CostSettings
 from catransformers.errors import UserError
 from catransformers.hardware.config import HardwareConfig
 from catransformers.models.spec import ModelSpec
-from catransformers.workload.ops import build_workload
+from catransformers.workload.ops import Workload, build_workload
 from catransformers.workload.resident import peak_activation_bytes, resident_bytes
 
 
+def on_chip_bytes(work: Workload, hw: dict[str, np.ndarray]) -> np.ndarray:
+    """Global-buffer bytes left for the weights (+ KV cache) of an on-chip-only design: the buffer less the largest
+    GEMM's activations (negative where even those do not fit)."""
+    return np.asarray(hw["glb_mb"], float) * 1024.0**2 - peak_activation_bytes(work, hw["precision_bits"])
+
+
 def expand_memory(hw: dict[str, np.ndarray], memory: list[str], spec: ModelSpec,
-                  settings: CostSettings) -> dict[str, np.ndarray]:
+                  settings: CostSettings, work: Workload | None = None) -> dict[str, np.ndarray]:
     """Every config paired with the memory candidates of `memory` for this model (catransformers.memory):
 
     per listed technology the smallest sold part that holds the resident bytes and the next one up, and on chip
     only where the weights and the largest activations fit in the global buffer. A `memory_candidate` column
-    says which (smallest / next / on_chip).
+    says which (smallest / next / on_chip). `work`: the model's workload when the caller has built it.
     """
-    from catransformers.hardware.config import memory_technologies
+    from catransformers.hardware.config import memory_technologies, tries_on_chip
     from catransformers.memory import NO_MEMORY, memory_candidates
 
     resident = resident_bytes(spec, settings.workload, hw["precision_bits"])
     glb = None
-    if "auto" in memory or NO_MEMORY in memory:
-        work = build_workload(spec, settings.workload)
-        glb = np.maximum(np.asarray(hw["glb_mb"], float) * 1024.0**2
-                         - peak_activation_bytes(work, hw["precision_bits"]), 0.0)
+    if tries_on_chip(memory):
+        work = work if work is not None else build_workload(spec, settings.workload)
+        glb = np.maximum(on_chip_bytes(work, hw), 0.0)
     cand = memory_candidates(resident, memory_technologies(memory), glb)
     if cand.empty:
         raise UserError(f"memory {memory}: no candidate holds {spec.id} ({float(np.max(resident)) / 1e6:.1f} MB); "

@@ -138,12 +138,11 @@ def carbon_columns(spec: ModelSpec, devs: list[DeviceFile], batches: list[int], 
     share = np.where(shared[:, None], n_inf * per_inf / (life * SECONDS_PER_YEAR * util)[:, None], 1.0)
     charged = np.zeros_like(share) if settings.reuse else share
     energy = cost.energy_per_inference_j
-    active = operational_kg(energy, per_inf, np.zeros_like(energy), carbon.model_copy(update={"include_idle": False}))
     idle_w = np.array([d.idle_w.value for d in devs])[:, None] * np.ones_like(energy)
-    with_idle = operational_kg(energy, per_inf, idle_w, carbon)
+    op = operational_kg(energy, per_inf, idle_w, carbon)
     # Idle power is the owner's only for a dedicated device; a shared device's idle time belongs to other tenants.
-    idle_kg = np.where(shared[:, None], 0.0, with_idle["idle_kg"]) * pue[:, None]
-    op_kg = active["active_kg"] * pue[:, None] + idle_kg
+    idle_kg = np.where(shared[:, None], 0.0, op["idle_kg"]) * pue[:, None]
+    op_kg = op["active_kg"] * pue[:, None] + idle_kg
     bits = 8.0 * PRECISION_BYTES[precision]
     resident = np.array([float(resident_bytes(spec, settings.workload.model_copy(update={"batch": bb}),
                                               np.array([bits]))[0]) for bb in batches])[None, :]

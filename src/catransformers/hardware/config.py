@@ -214,7 +214,7 @@ class HardwareSpace(StrictModel):
             n *= len(getattr(self, key))
         if self.memory:
             techs = len(memory_technologies(self.memory))
-            n *= 2 * techs + (MEMORY_AUTO in self.memory or NO_MEMORY in self.memory)
+            n *= 2 * techs + tries_on_chip(self.memory)
         return n
 
     def grid(self) -> dict[str, np.ndarray]:
@@ -246,6 +246,11 @@ MEMORY_AUTO = "auto"
 # table; the JEDEC families added with it (LPDDR4X/5/5X, DDR5, HBM) take the capacities their parts are sold in.
 ACT_DRAM_NAMES = ("ddr3_50nm", "ddr3_40nm", "ddr3_30nm", "lpddr3_30nm", "lpddr3_20nm", "lpddr2_20nm", "lpddr4",
                   "ddr4_10nm")
+
+
+def tries_on_chip(memory: list[str]) -> bool:
+    """Whether a `memory` list tries on-chip-only designs ('auto' or 'none' listed)."""
+    return MEMORY_AUTO in memory or NO_MEMORY in memory
 
 
 def memory_technologies(memory: list[str]) -> list[str]:

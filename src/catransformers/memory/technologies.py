@@ -19,14 +19,16 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from catransformers.errors import UserError
 from catransformers.strict import StrictModel, load_toml_model, parse_toml_model
+
+if TYPE_CHECKING:  # pandas loads inside memory_candidates: importing the hardware template stays light
+    import pandas as pd
 
 BYTES_PER_GB = 1024.0**3  # DRAM parts are sold in binary GB (a "1 GB" part holds 8 Gib), as the cost model's check
 NO_MEMORY = "none"  # the memory name of an on-chip-only design (weights in the global buffer, no DRAM)
@@ -370,6 +372,8 @@ def memory_candidates(resident_bytes: float | Sequence[float] | np.ndarray, tech
     no bandwidth, energy or carbon).
     Columns: ``CANDIDATE_COLUMNS``. Rows are ordered by design, then on-chip first, then technology order.
     """
+    import pandas as pd
+
     need = np.atleast_1d(_resident(resident_bytes))
     if need.ndim != 1:
         raise UserError("resident bytes must be one number per design (a 1-D array)")

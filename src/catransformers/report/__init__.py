@@ -1,22 +1,21 @@
-"""Reports of a search run: Pareto sets, exact hypervolume, plots, the HTML report and the CLI table."""
+"""Reports of a search run: Pareto sets, exact hypervolume, plots, the HTML report and the CLI table.
 
-from catransformers.report.html import RunData, build_report, load_run, run_hypervolume, run_summary
-from catransformers.report.pareto import feasible_rows, hypervolume, objective_specs, pareto_front, pareto_mask
-from catransformers.report.plots import write_plots
-from catransformers.report.tables import format_pareto_table, pareto_display_rows
+The names below load their module on first use (PEP 562), so `catransformers.report.tables` or `.pareto` can be
+imported by the CLI and the search without pulling in matplotlib and the HTML report.
+"""
 
-__all__ = [
-    "RunData",
-    "build_report",
-    "feasible_rows",
-    "format_pareto_table",
-    "hypervolume",
-    "load_run",
-    "objective_specs",
-    "pareto_display_rows",
-    "pareto_front",
-    "pareto_mask",
-    "run_hypervolume",
-    "run_summary",
-    "write_plots",
-]
+from importlib import import_module
+from typing import Any
+
+_HOME = {
+    "RunData": "html", "build_report": "html", "load_run": "html", "run_hypervolume": "html", "run_summary": "html",
+    "feasible_rows": "pareto", "hypervolume": "pareto", "objective_specs": "pareto", "pareto_front": "pareto",
+    "pareto_mask": "pareto", "write_plots": "plots", "format_pareto_table": "tables", "pareto_display_rows": "tables",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'catransformers.report' has no attribute '{name}'")
+    return getattr(import_module(f"catransformers.report.{_HOME[name]}"), name)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -464,12 +465,14 @@ class Engine:
             "finetune_wall_s": round(self.finetune_wall_s(), 3),
             "hypervolume": self.hypervolume(table), "wall_s": round(wall, 2),
             "sessions": [*self.sessions, self.session_entry], "footprint": self.prior.get("footprint"),
-            "settings": self._settings_record(),
+            "settings": self.settings_record,
             "updated": datetime.now().isoformat(timespec="seconds"),
         }
 
-    def _settings_record(self) -> dict[str, Any]:
-        """What the report shows under Settings: the usage profile first (it drives operational carbon)."""
+    @cached_property
+    def settings_record(self) -> dict[str, Any]:
+        """What the report shows under Settings: the usage profile first (it drives operational carbon); constant
+        for the run, so built once rather than at every journal commit."""
         carbon, c = self.problem.settings.carbon, self.cfg
         return {
             "usage": {"lifetime_years": carbon.lifetime_years, "inferences_per_s": carbon.inferences_per_s,

@@ -17,10 +17,10 @@ from catransformers.errors import UserError
 from catransformers.hardware.config import (
     FIXED_DEFAULTS,
     HW_KEYS,
-    MEMORY_AUTO,
     TEMPLATE_KEYS,
     HardwareSpace,
     memory_technologies,
+    tries_on_chip,
 )
 from catransformers.memory import MEMORY_PARTS, NO_MEMORY
 from catransformers.models import (
@@ -104,7 +104,7 @@ class Problem:
         mem = self.hw_space.memory
         if not mem:
             return []
-        on_chip = [NO_MEMORY] if MEMORY_AUTO in mem or NO_MEMORY in mem else []
+        on_chip = [NO_MEMORY] if tries_on_chip(mem) else []
         return [*on_chip, *memory_technologies(mem)]
 
     @property
@@ -159,13 +159,12 @@ class Problem:
         ds = DeviceSettings(workload=s.workload, carbon=s.carbon, constraints=s.constraints,
                             batches=tuple(self.cfg.hardware.device_batches))
         names = "all" if self.cfg.hardware.devices == ["all"] else list(self.cfg.hardware.devices)
-        designs = evaluate_devices(pruned, names, ds)
         if self.cfg.search.objective_quantile is None:
-            return designs
+            return evaluate_devices(pruned, names, ds)
         from catransformers.uncertainty.devices import evaluate_devices_uncertain
 
-        n, seed = self.cfg.search.uncertainty_samples, self.cfg.search.seed
-        return self._quantile_columns(designs, evaluate_devices_uncertain(pruned, names, ds, n, seed))
+        unc = evaluate_devices_uncertain(pruned, names, ds, self.cfg.search.uncertainty_samples, self.cfg.search.seed)
+        return self._quantile_columns(unc.nominal, unc)  # its nominal table is evaluate_devices
 
     def _at_quantile(self, pruned: ModelSpec, designs: pd.DataFrame) -> pd.DataFrame:
         """With search.objective_quantile q: the carbon and energy columns become their q-quantile under the
@@ -175,7 +174,8 @@ class Problem:
         from catransformers.uncertainty.propagate import evaluate_uncertain
 
         n, seed = self.cfg.search.uncertainty_samples, self.cfg.search.seed
-        return self._quantile_columns(designs, evaluate_uncertain(pruned, designs, self.settings, n, seed))
+        return self._quantile_columns(designs, evaluate_uncertain(pruned, designs, self.settings, n, seed,
+                                                                  nominal=designs))
 
     def _quantile_columns(self, designs: pd.DataFrame, result: Any) -> pd.DataFrame:
         q = self.cfg.search.objective_quantile

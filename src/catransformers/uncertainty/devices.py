@@ -94,8 +94,6 @@ def evaluate_devices_uncertain(spec: ModelSpec, devices: str | list[str] | list[
     shared = [k for k in tab.figure if k.startswith(SHARED_SECTIONS)]
     samples = draw(n, seed, tab, shared)  # validates the seed
     carbon = settings.carbon
-    if carbon.ci_g_per_kwh is None and carbon.ci_csv is not None:  # read an hourly CSV once, not once per sample
-        carbon = carbon.model_copy(update={"ci_g_per_kwh": carbon.use_ci_g_per_kwh()})
     runs = ([settings_for_sample(samples, i, carbon=carbon, table=tab) for i in range(n)] if shared
             else [SampleSettings(tech=Tech(), carbon=carbon)] * n)  # a table of device figures only
     figures = _device_draws(devs, settings, n, seed)

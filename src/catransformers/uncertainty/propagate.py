@@ -208,12 +208,14 @@ def _sample_figures(runs: Sequence[SampleSettings], nodes: np.ndarray) -> dict[s
 
 
 def evaluate_uncertain(spec: ModelSpec, hardware: Any, settings: CostSettings | None = None, n: int = 300,
-                       seed: int = 0, table: DistributionTable | str | None = None) -> UncertainResult:
+                       seed: int = 0, table: DistributionTable | str | None = None,
+                       nominal: pd.DataFrame | None = None) -> UncertainResult:
     """Evaluate `hardware` for `spec` under `n` joint samples (seeded Latin hypercube) of the uncertainty table.
 
     `table`: the shipped table (None), a loaded table or a TOML path. Same (spec, hardware, settings, n, seed,
     table) => the same arrays. Latency does not vary (LATENCY_NOTE); neither does feasibility except the area cap
-    (`UncertainResult.prob_area_ok`).
+    (`UncertainResult.prob_area_ok`). `nominal`: the caller's `evaluate_designs(spec, hardware, settings)` table,
+    one row per design in order, when it already has it (a sweep, a search trial): not evaluated again.
     """
     settings = settings or CostSettings()
     n = _check_n(n)
@@ -224,12 +226,14 @@ def evaluate_uncertain(spec: ModelSpec, hardware: Any, settings: CostSettings | 
     keys = template_keys(tab)
     samples = draw(n, seed, tab, keys)  # validates the seed
     carbon = settings.carbon
-    if carbon.ci_g_per_kwh is None and carbon.ci_csv is not None:  # read an hourly CSV once, not once per sample
-        carbon = carbon.model_copy(update={"ci_g_per_kwh": carbon.use_ci_g_per_kwh()})
     runs = [settings_for_sample(samples, i, settings.tech, carbon, tab) for i in range(n)]
     _check_keys(tab, runs[0].skipped)
 
-    nominal = evaluate_designs(spec, hw, settings)
+    if nominal is None:
+        nominal = evaluate_designs(spec, hw, settings)
+    elif len(nominal) != n_designs:
+        raise UserError(f"the nominal table has {len(nominal)} rows for {n_designs} designs")
+    nominal = nominal.reset_index(drop=True)
     energy_p = _energy_parts(spec, hw, settings, nominal)
     leak_p = _leak_parts(hw, settings.tech)
     area_p = _area_parts(hw, settings.tech)
