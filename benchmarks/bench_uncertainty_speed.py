@@ -36,7 +36,7 @@ def _job(model: str, n: int, seed: int, uncertainty: bool = True) -> dict[str, f
     t1 = time.perf_counter()
     if not uncertainty:
         return {"sweep": t1 - t0}
-    res = evaluate_uncertain(spec, sweep.designs, settings, n, seed)
+    res = evaluate_uncertain(spec, sweep.designs, settings, n, seed, nominal=sweep.designs)  # as `sweep` does
     t2 = time.perf_counter()
     uncertainty_columns(sweep.designs, res)
     summary(res, sweep.front.index)

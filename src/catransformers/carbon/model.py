@@ -75,11 +75,15 @@ class CarbonSettings(StrictModel):
         if self.ci_g_per_kwh is None and self.ci_csv is not None:
             self.use_ci_g_per_kwh()  # a malformed CSV fails here, at the boundary, not mid-evaluation
 
+    def active_seconds(self) -> float:
+        """Seconds of use over the lifetime (lifetime x 365 days x active hours per day)."""
+        return self.lifetime_years * 365 * self.hours_per_day * 3600
+
     def inferences(self) -> float:
         """Inferences over the lifetime (23.65 M at the defaults)."""
         if self.total_inferences is not None:
             return self.total_inferences
-        return self.lifetime_years * 365 * self.hours_per_day * 3600 * self.inferences_per_s
+        return self.active_seconds() * self.inferences_per_s
 
     def use_ci_g_per_kwh(self) -> float:
         """Use-phase grid intensity: explicit number, else hourly CSV over the active window, else region."""

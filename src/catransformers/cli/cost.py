@@ -46,10 +46,6 @@ def _split_hardware(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     return {k: v for k, v in overrides.items() if not k.startswith("hardware.")}, hw
 
 
-def _flag_of(key: str) -> str:
-    return next(f"--{f.name}" for f in HARDWARE_FLAGS if f.key == f"hardware.{key}")
-
-
 @with_flags(FLAGS + _FIXED_FLAGS + DEVICE_FLAGS)
 def estimate_cmd(
     model: str = typer.Option(..., "--model", "-m", help="Registry id or path to a Hugging Face config.json."),
@@ -73,8 +69,9 @@ def estimate_cmd(
     if device is None and device_keys:
         raise UserError(f"estimate: {flag_name(device_keys[0])} applies to --device only")
     if device is not None and hw_flags:
-        raise UserError(f"estimate --device: {_flag_of(next(iter(hw_flags)))} is a template setting; drop it")
-    fixed = {k: number_of(k, raw, _flag_of(k)) for k, raw in hw_flags.items()}
+        first = flag_name("hardware." + next(iter(hw_flags)))
+        raise UserError(f"estimate --device: {first} is a template setting; drop it")
+    fixed = {k: number_of(k, raw, flag_name("hardware." + k)) for k, raw in hw_flags.items()}
     device_opts = {k.split(".", 1)[1]: rest.pop(k) for k in device_keys}
     sections = resolve(None, rest | {f"hardware.{k}": v for k, v in fixed.items()}, where="estimate")
     settings = cost_settings(sections, where="estimate")
@@ -104,17 +101,10 @@ def estimate_cmd(
 
 def _estimate_device(spec: Any, device: str, settings: Any, options: dict[str, Any], as_json: bool,
                      uncertainty: int | None = None, seed: int = 0) -> None:
-    from pydantic import ValidationError
-
     from catransformers.cli.devices import render_estimate
-    from catransformers.devices.evaluate import DeviceSettings, estimate_on_device
-    from catransformers.strict import one_line
+    from catransformers.devices.evaluate import estimate_on_device
 
-    try:
-        ds = DeviceSettings(workload=settings.workload, carbon=settings.carbon, constraints=settings.constraints,
-                            **options)
-    except ValidationError as err:
-        raise UserError(one_line(err, "estimate --device")) from None
+    ds = _device_settings(settings, options, None, "estimate --device")
     out = estimate_on_device(spec, device, ds)
     if uncertainty is not None:
         from catransformers.uncertainty.devices import evaluate_devices_uncertain
@@ -187,7 +177,7 @@ def sweep_cmd(
 ) -> None:
     """Evaluate every config of a hardware space (default: the paper's 3,240 points) for one model."""
     from catransformers.fileio import check_output_dir
-    from catransformers.hardware.config import parse_list
+    from catransformers.hardware.config import parse_list, split_names
 
     file_cfg = read_sweep_config(config)
     label = str(config) if config else "sweep"
@@ -200,9 +190,10 @@ def sweep_cmd(
     device_opts = {k.split(".", 1)[1]: rest.pop(k) for k in sorted(rest) if k.startswith("device.")}
     if devices is None and (device_opts or batches or template):
         raise UserError("sweep: --batches, --template and the device options apply with --devices only")
-    lists = {f"hardware.{k}": parse_list(k, raw, _flag_of(k)) for k, raw in hw_flags.items() if k != "memory"}
+    lists = {f"hardware.{k}": parse_list(k, raw, flag_name("hardware." + k)) for k, raw in hw_flags.items()
+             if k != "memory"}
     if "memory" in hw_flags:
-        lists["hardware.memory"] = [m.strip() for m in hw_flags["memory"].split(",") if m.strip()]
+        lists["hardware.memory"] = split_names(hw_flags["memory"])
     sections = resolve(file_cfg, rest | lists, where=label, list_hardware=True)
     settings = cost_settings(sections, where=label)
     space = _space(sections, label)
@@ -223,7 +214,9 @@ def sweep_cmd(
         run_sweep(spec, space, settings, out, uncertainty, seed)
 
 
-def _device_settings(settings: Any, options: dict[str, Any], batches: str | None) -> Any:
+def _device_settings(settings: Any, options: dict[str, Any], batches: str | None,
+                     where: str = "sweep --devices") -> Any:
+    """DeviceSettings from the resolved cost settings and the device flags; a bad value is a one-line UserError."""
     from pydantic import ValidationError
 
     from catransformers.devices.evaluate import DeviceSettings
@@ -238,7 +231,7 @@ def _device_settings(settings: Any, options: dict[str, Any], batches: str | None
         return DeviceSettings(workload=settings.workload, carbon=settings.carbon, constraints=settings.constraints,
                               **options)
     except ValidationError as err:
-        raise UserError(one_line(err, "sweep --devices")) from None
+        raise UserError(one_line(err, where)) from None
 
 
 def run_device_sweep(spec: Any, space: Any, devices: str, device_settings: Any, settings: Any,
@@ -254,9 +247,10 @@ def run_device_sweep(spec: Any, space: Any, devices: str, device_settings: Any, 
 
     from catransformers.cost import evaluate_designs, summarize_designs
     from catransformers.devices.evaluate import evaluate_devices
+    from catransformers.hardware.config import split_names
 
     t0 = time.perf_counter()
-    names = "all" if devices.strip().lower() == "all" else [d.strip() for d in devices.split(",") if d.strip()]
+    names = "all" if devices.strip().lower() == "all" else split_names(devices)
     table = evaluate_devices(spec, names, device_settings).assign(hardware_kind="device")
     template = None
     if space is not None:
@@ -297,7 +291,7 @@ def run_sweep(spec: Any, space: Any, settings: Any, out: Path, uncertainty: int 
 
 def _attach_uncertainty(result: Any, unc: Any) -> dict[str, Any]:
     """P5/P50/P95 columns on the sweep's designs and front; the front's summary (P(min carbon), rank stability)."""
-    from catransformers.report.tables import describe_hardware, describe_memory
+    from catransformers.report.tables import describe_hardware, with_memory
     from catransformers.uncertainty.propagate import summary, uncertainty_columns
 
     bands_summary = summary(unc, result.front.index)
@@ -305,7 +299,7 @@ def _attach_uncertainty(result: Any, unc: Any) -> dict[str, Any]:
     result.front = result.designs.loc[result.front.index]
     for entry in bands_summary["front"]:
         row = result.designs.loc[entry["design"]]
-        entry["hardware"] = f"{describe_hardware(row, compact=True)} {describe_memory(row)}".strip()
+        entry["hardware"] = with_memory(describe_hardware(row, compact=True), row, sep=" ")
     return bands_summary
 
 
@@ -318,13 +312,12 @@ def _write_sweep(spec: Any, settings: Any, result: Any, out: Path, bands_summary
     atomic_write(out / "designs.csv", result.designs.to_csv(index=False))
     atomic_write_with(out / "designs.parquet", lambda p: result.designs.to_parquet(p, index=False))
     atomic_write(out / "pareto.csv", result.front.to_csv(index=False))
-    atomic_write_with(out / "pareto.png", lambda p: plot_sweep(result.designs, result.front, p, spec.id,
-                                                              settings.constraints.max_latency_ms))
+    plot_sweep(result.designs, result.front, out / "pareto.png", spec.id, settings.constraints.max_latency_ms)
     summary = sweep_summary(spec, settings, result)
     if bands_summary is not None:
         summary["uncertainty"] = bands_summary
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
-    print_sweep(summary, out)
+    print_sweep(summary, out, SWEEP_FILES)
     return summary
 
 
@@ -335,6 +328,7 @@ _SUMMARY_KEYS = ("hardware_kind", "device", "batch", "clusters", "width", "depth
 
 def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
     from catransformers.cost import plain
+    from catransformers.report.tables import is_missing
 
     cs = settings.carbon
     return {
@@ -347,13 +341,9 @@ def sweep_summary(spec: Any, settings: Any, result: Any) -> dict[str, Any]:
                   "hours_per_day": cs.hours_per_day, "total_inferences": cs.inferences(),
                   "count_given": cs.total_inferences is not None, "use_ci_g_per_kwh": cs.use_ci_g_per_kwh(),
                   "fleet_size": cs.fleet_size},
-        "best": {name: {k: plain(row[k]) for k in _SUMMARY_KEYS if k in row.index and not _missing(row[k])}
+        "best": {name: {k: plain(row[k]) for k in _SUMMARY_KEYS if k in row.index and not is_missing(row[k])}
                  for name, row in result.best.items()},
     }
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v)
 
 
 def register(app: typer.Typer) -> None:

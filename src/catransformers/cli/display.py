@@ -129,7 +129,7 @@ def print_bands(con: Console, u: dict[str, Any]) -> None:
     con.print(table)
 
 
-def print_sweep(summary: dict[str, Any], out: Path) -> None:
+def print_sweep(summary: dict[str, Any], out: Path, files: tuple[str, ...]) -> None:
     con = console()
     u = summary["usage"]
     con.print(f"[bold]{summary['model']}[/]: {summary['configs']:,} configs, {summary['feasible']:,} feasible, "
@@ -164,5 +164,4 @@ def print_sweep(summary: dict[str, Any], out: Path) -> None:
         con.print(f"uncertainty ({unc['samples']} samples): P(min carbon) {odds}; the nominal min-carbon design "
                   f"stays the minimum in {unc['prob_nominal_min_is_min'] * 100:.0f} % of samples; front rank "
                   f"stability {unc['rank_stability']:.3f} (Spearman)")
-    con.print(f"wrote {out}/: " + ", ".join(("designs.csv", "designs.parquet", "pareto.csv", "pareto.png",
-                                              "summary.json")))
+    con.print(f"wrote {out}/: " + ", ".join(files))

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catransformers.errors import UserError
-from catransformers.report.tables import describe_hardware, describe_memory
+from catransformers.hardware.config import split_names
+from catransformers.report.tables import describe_hardware, with_memory
 
 if TYPE_CHECKING:
     from catransformers.search.records import TrialRecord
@@ -81,7 +82,7 @@ class _Reporter:
         ci = (f" [{base['score_ci_low']:.3f}, {base['score_ci_high']:.3f}]"
               if base.get("score_ci_low") is not None else "")
         design = base.get("design") or {}
-        hw = (f"; its min-carbon hardware {describe_hardware(design, compact=True)} {describe_memory(design)}: "
+        hw = (f"; its min-carbon hardware {with_memory(describe_hardware(design, compact=True), design, sep=' ')}: "
               f"{design['total_carbon_kg']:.4g} kgCO2e" if design else "")
         self.last = time.monotonic()  # trial durations (the ETA) start after the one-off baseline
         self.progress.console.print(f"baseline  unpruned {base.get('metric') or 'score'} {base['score']:.3f}{ci}{hw}")
@@ -209,7 +210,7 @@ def search(
     overrides = {"search.trials": trials, "search.seed": seed, "search.mode": mode, "search.strategy": strategy,
                  "search.workers": workers, "search.ray_address": ray_address, "search.max_finetunes": max_finetunes,
                  "cost.profile": profile, "carbon.fleet_size": fleet, "search.verbose": verbose,
-                 "hardware.memory": None if memory is None else [m.strip() for m in memory.split(",") if m.strip()]}
+                 "hardware.memory": None if memory is None else split_names(memory)}
     if resume is not None:
         if config is not None:
             raise UserError("--resume reads the run's own config.toml; drop --config")

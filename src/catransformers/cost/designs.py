@@ -103,8 +103,7 @@ def _evaluate(spec: ModelSpec, hw: dict[str, np.ndarray], settings: CostSettings
     tops = _tops(hw)
     n = len(tops)
     # Fraction of the active hours the accelerator is busy; above 1 it cannot serve the usage profile.
-    active_s = carbon.lifetime_years * 365 * carbon.hours_per_day * 3600
-    duty = carbon.inferences() * est.latency_s / active_s if active_s > 0 else np.full(n, np.inf)
+    duty = carbon.inferences() * est.latency_s / carbon.active_seconds()  # both figures are validated > 0
     resident = resident_bytes(spec, settings.workload, hw["precision_bits"])
     dram_bytes_cap = np.asarray(hw["dram_gb"], float) * 1024.0**3
     # on chip only: the weights (+ KV cache) and the largest GEMM's activations share the global buffer

@@ -17,7 +17,7 @@ from catransformers.devices.schema import DeviceFile
 HGX_H100_PCF_KG = 1312.0
 HGX_H100_GPUS = 8
 HGX_H100_MEMORY_SHARE = 0.42
-HGX_H100_HBM_GB = 8 * 80.0
+HGX_H100_HBM_GB = HGX_H100_GPUS * 80.0
 # HBM kg/GB derived from that footprint: 0.42 x 1312 kg / 640 GB = 0.861 kg/GB.
 HBM_KG_PER_GB = HGX_H100_MEMORY_SHARE * HGX_H100_PCF_KG / HGX_H100_HBM_GB
 # LLMCarbon (Faiz et al., ICLR 2024) DRAM factor, kg CO2e per GB: the upper end of our memory ranges.

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from catransformers.carbon.model import SECONDS_PER_YEAR, CarbonSettings, operational_kg
-from catransformers.cost import Constraints
+from catransformers.cost import Constraints, plain
 from catransformers.devices.catalogue import resolve_devices
 from catransformers.devices.efficiency import efficiency_for
 from catransformers.devices.embodied import (
@@ -150,8 +150,7 @@ def carbon_columns(spec: ModelSpec, devs: list[DeviceFile], batches: list[int], 
     ok_lat = np.ones_like(lat, dtype=bool) if cons.max_latency_ms is None else lat * 1e3 <= cons.max_latency_ms
     ok_mem = (np.ones_like(lat, dtype=bool) if not cons.check_dram_capacity
               else resident <= arrays.memory_bytes[:, None])
-    active_s = carbon.lifetime_years * 365 * carbon.hours_per_day * 3600
-    duty = n_inf * per_inf / active_s if active_s > 0 else np.full_like(lat, np.inf)
+    duty = n_inf * per_inf / carbon.active_seconds()
     ok_duty = duty <= 1.0 if cons.check_duty_cycle else np.ones_like(lat, dtype=bool)
     chip, mem, board, total = (np.array([getattr(e, k) for e in emb])[:, None]
                                for k in ("chip_kg", "memory_kg", "board_kg", "total_kg"))
@@ -198,7 +197,7 @@ def estimate_on_device(spec: ModelSpec, device_id: str, settings: DeviceSettings
     for key, val in row.items():
         if key in ("device", "name", "device_class", "deployment"):
             continue
-        out[key] = val.item() if isinstance(val, np.generic) else val
+        out[key] = plain(val)
     eff = efficiency_for(dev.device_class, dev.efficiency)
     out["efficiency"] = {"compute": eff.compute, "memory": eff.memory, "launch_us": eff.launch_us,
                          "fitted": eff.fitted, "note": eff.note}

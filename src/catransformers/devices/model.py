@@ -38,7 +38,6 @@ COMPUTE_POWER_SHARE = 0.7
 class DeviceArrays:
     """Per-device columns the cost model broadcasts (one entry per device)."""
 
-    ids: list[str]
     peak_ops: np.ndarray  # ops/s at the chosen precision
     bw_bytes: np.ndarray  # bytes/s
     tdp_w: np.ndarray
@@ -72,7 +71,6 @@ def device_arrays(devices: list[DeviceFile], precision: str) -> DeviceArrays:
     effs = [efficiency_for(d.device_class, d.efficiency) for d in devices]
     f = lambda vals: np.asarray(vals, dtype=float)  # noqa: E731
     return DeviceArrays(
-        ids=[d.id for d in devices],
         peak_ops=f([getattr(d, field).value * 1e12 for d in devices]),
         bw_bytes=f([d.memory_bw_gbps.value * 1e9 for d in devices]),
         tdp_w=f([d.tdp_w.value for d in devices]),

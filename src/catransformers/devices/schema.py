@@ -16,9 +16,9 @@ from pydantic import Field, field_validator, model_validator
 from catransformers.carbon.tables import NODES_NM
 from catransformers.strict import StrictModel
 
-DEVICE_CLASSES = ("edge-gpu", "datacenter-gpu", "cpu", "npu")
-DEPLOYMENTS = ("edge", "datacenter")
-MEMORY_KINDS = ("hbm", "gddr", "lpddr", "ddr")
+DeviceClass = Literal["edge-gpu", "datacenter-gpu", "cpu", "npu"]
+Deployment = Literal["edge", "datacenter"]
+MemoryKind = Literal["hbm", "gddr", "lpddr", "ddr"]
 FIGURE_FIELDS = (
     "int8_tops", "fp16_tflops", "memory_type", "memory_gb", "memory_bw_gbps", "tdp_w", "idle_w", "process",
     "act_node_nm", "die_area_mm2", "board_kg", "product_kg", "product_chip_share", "product_memory_share",
@@ -90,11 +90,11 @@ class DeviceFile(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=60)
     name: str
     vendor: str
-    device_class: Literal["edge-gpu", "datacenter-gpu", "cpu", "npu"] = Field(
+    device_class: DeviceClass = Field(
         alias="class", description="efficiency class whose fitted efficiencies apply")
-    deployment: Literal["edge", "datacenter"]
+    deployment: Deployment
     form: str = Field(description="module, pcie-card, sxm-module, board, cpu-socket ...")
-    memory_kind: Literal["hbm", "gddr", "lpddr", "ddr"]
+    memory_kind: MemoryKind
     int8_tops: Figure | None = Field(None, description="peak dense int8, 1e12 ops/s")
     fp16_tflops: Figure | None = Field(None, description="peak dense fp16 (bf16 where noted), 1e12 FLOP/s")
     memory_type: Text

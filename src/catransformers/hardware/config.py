@@ -346,6 +346,11 @@ def parse_hw(text: str, defaults: dict[str, Any] | None = None, given_elsewhere:
     return _validated(values, where="hw")
 
 
+def split_names(text: str) -> list[str]:
+    """The non-empty, stripped items of a comma list of names ('lpddr4, lpddr5' -> ['lpddr4', 'lpddr5'])."""
+    return [item.strip() for item in str(text).split(",") if item.strip()]
+
+
 def parse_list(key: str, text: str, flag: str | None = None) -> list[Any]:
     """Parse a comma list for one space parameter (``--width 32,64``); duplicates are refused."""
     if key not in HW_KEYS:

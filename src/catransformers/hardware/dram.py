@@ -14,8 +14,6 @@ import numpy as np
 from catransformers.hardware.tech import Tech
 from catransformers.memory import NO_MEMORY, bandwidth_gbps, part_channels, pj_per_bit, resolve
 
-DRAM_COLUMNS = ("dram_channels", "dram_bw_gbps", "dram_pj_per_bit")
-
 
 def memory_name(dram_type: str) -> str:
     """The canonical technology name ('none' for on-chip only), or UserError listing the names."""

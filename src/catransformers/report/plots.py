@@ -257,6 +257,4 @@ def plot_sweep(designs: pd.DataFrame, front: pd.DataFrame, path: Path, model_id:
     ax.set_title(f"{model_id}: {len(designs)} configs")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png")
-    return Path(path)
+    return _save(fig, path)

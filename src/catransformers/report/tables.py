@@ -39,7 +39,7 @@ def pruned_dim_columns(df: pd.DataFrame) -> list[str]:
     return sorted(cols, key=lambda c: (encoders.index(c.rsplit(".", 1)[0]), PRUNE_SUFFIXES.index(c.rsplit(".", 1)[1])))
 
 
-def _is_missing(x: Any) -> bool:
+def is_missing(x: Any) -> bool:
     if x is None or x is pd.NA:
         return True
     try:
@@ -50,7 +50,7 @@ def _is_missing(x: Any) -> bool:
 
 def _num(x: Any, fmt: str = ".4g") -> str:
     """Number as text; missing or non-numeric values as an em dash."""
-    if _is_missing(x):
+    if is_missing(x):
         return "—"
     try:
         v = float(x)
@@ -62,7 +62,7 @@ def _num(x: Any, fmt: str = ".4g") -> str:
 
 
 def _int(x: Any) -> str:
-    if _is_missing(x):
+    if is_missing(x):
         return "—"
     try:
         return str(round(float(x)))
@@ -83,13 +83,13 @@ def describe_pruning(row: pd.Series | dict, cols: Sequence[str], *, compact: boo
     for col in cols:
         enc, suffix = col.rsplit(".", 1)
         value = row.get(col)
-        if _is_missing(value):
+        if is_missing(value):
             continue
         text = f"{_SUFFIX_SHORT[suffix]}{_int(value)}" if compact else f"{_int(value)} {_SUFFIX_LABEL[suffix]}"
         by_encoder.setdefault(enc, []).append(text)
     if not by_encoder:
         prune = row.get("prune")
-        return "—" if _is_missing(prune) or not str(prune) else str(prune)
+        return "—" if is_missing(prune) or not str(prune) else str(prune)
     if compact:
         return "\n".join(f"{enc} {' '.join(parts)}" for enc, parts in by_encoder.items())
     return "\n".join(f"{enc}: {', '.join(parts)}" for enc, parts in by_encoder.items())
@@ -103,20 +103,20 @@ def describe_hardware(row: pd.Series | dict, *, compact: bool = False) -> str:
     get = row.get
     if isinstance(get("device"), str) and get("device"):  # a bought device (catransformers.devices)
         return f"{get('device')} b{_int(get('batch'))}" if compact else f"{get('device')}, batch {_int(get('batch'))}"
-    if all(_is_missing(get(k)) for k in ("clusters", "width", "depth")):
+    if all(is_missing(get(k)) for k in ("clusters", "width", "depth")):
         return "—"
     if compact:
         text = f"{_int(get('clusters'))}x{_int(get('width'))}x{_int(get('depth'))}"
-        if not _is_missing(get("l2_kb")):
-            text += f" L2 {_int(get('l2_kb'))}K" + ("" if _is_missing(get("l2_bw")) else f"/{_int(get('l2_bw'))}")
-        if not _is_missing(get("glb_mb")):
+        if not is_missing(get("l2_kb")):
+            text += f" L2 {_int(get('l2_kb'))}K" + ("" if is_missing(get("l2_bw")) else f"/{_int(get('l2_bw'))}")
+        if not is_missing(get("glb_mb")):
             text += f" G{_num(get('glb_mb'), 'g')}M"
         return text
     parts = [f"{_int(get('clusters'))} × {_int(get('width'))}w×{_int(get('depth'))}d"]
-    if not _is_missing(get("l2_kb")):
-        bw = "" if _is_missing(get("l2_bw")) else f" @{_int(get('l2_bw'))} w/cyc"
+    if not is_missing(get("l2_kb")):
+        bw = "" if is_missing(get("l2_bw")) else f" @{_int(get('l2_bw'))} w/cyc"
         parts.append(f"L2 {_int(get('l2_kb'))} KB{bw}")
-    if not _is_missing(get("glb_mb")):
+    if not is_missing(get("glb_mb")):
         parts.append(f"GLB {_num(get('glb_mb'), 'g')} MB")
     return ", ".join(parts)
 
@@ -125,25 +125,26 @@ def describe_memory(row: pd.Series | dict) -> str:
     """'lpddr4 0.25G', 'lpddr3_20nm 1G', 'on chip' (weights in the global buffer), a device's '24G', or ''."""
     get = row.get
     if isinstance(get("device"), str) and get("device"):
-        return "" if _is_missing(get("memory_gb")) else f"{float(get('memory_gb')):g}G"
+        return "" if is_missing(get("memory_gb")) else f"{float(get('memory_gb')):g}G"
     kind, gb = get("dram_type"), get("dram_gb")
-    if _is_missing(kind) or _is_missing(gb):
+    if is_missing(kind) or is_missing(gb):
         return ""
     return "on chip" if str(kind) == "none" or float(gb) == 0 else f"{kind} {float(gb):g}G"
 
 
-def _with_memory(hardware: str, row: pd.Series | dict) -> str:
+def with_memory(hardware: str, row: pd.Series | dict, sep: str = "\n") -> str:
+    """A design's hardware text followed by its memory (describe_memory), when it has one."""
     memory = describe_memory(row)
-    return f"{hardware}\n{memory}" if memory else hardware
+    return f"{hardware}{sep}{memory}" if memory else hardware
 
 
 def _embodied_kg(row: pd.Series) -> Any:
-    if "embodied_kg" in row.index and not _is_missing(row["embodied_kg"]):
+    if "embodied_kg" in row.index and not is_missing(row["embodied_kg"]):
         return row["embodied_kg"]
     die, dram = row.get("embodied_die_kg"), row.get("embodied_dram_kg")
-    if _is_missing(die) and _is_missing(dram):
+    if is_missing(die) and is_missing(dram):
         return None
-    return (0.0 if _is_missing(die) else float(die)) + (0.0 if _is_missing(dram) else float(dram))
+    return (0.0 if is_missing(die) else float(die)) + (0.0 if is_missing(dram) else float(dram))
 
 
 def pareto_display_rows(
@@ -196,7 +197,7 @@ def pareto_display_rows(
     if dims or "prune" in front.columns:
         columns.append(("pruned dims", lambda r: describe_pruning(r, dims, compact=compact)))
     if {"clusters", "width", "depth"} <= set(front.columns):
-        columns.append(("hardware", lambda r: _with_memory(describe_hardware(r, compact=compact), r)))
+        columns.append(("hardware", lambda r: with_memory(describe_hardware(r, compact=compact), r)))
     header = [name for name, _ in columns]
     rows = [[fn(row) for _, fn in columns] for _, row in front.iterrows()]
     return header, rows
@@ -208,12 +209,12 @@ def _has_values(df: pd.DataFrame, col: str) -> bool:
 
 def _interval(row: pd.Series) -> str:
     low, high = row.get("accuracy_ci_low"), row.get("accuracy_ci_high")
-    if _is_missing(low) or _is_missing(high):
+    if is_missing(low) or is_missing(high):
         return "—"
     return f"{_num(low)} – {_num(high)}"
 
 
-def baseline_row(header: Sequence[str], baseline: Mapping[str, Any] | None, *, compact: bool = False) -> list[str]:
+def baseline_row(header: Sequence[str], baseline: Mapping[str, Any] | None) -> list[str]:
     """The unpruned model's row for a Pareto table with `header`: its score, the rest left blank."""
     if not baseline or "score" not in baseline:
         return []
@@ -221,7 +222,7 @@ def baseline_row(header: Sequence[str], baseline: Mapping[str, Any] | None, *, c
     for name in header:
         if name in ("#", "trial"):
             cells.append("base")
-        elif name.startswith(("acc", "accuracy")):
+        elif name.startswith("acc"):
             cells.append(_num(baseline.get("score")))
         elif name == "95% interval":
             cells.append(_interval(pd.Series({"accuracy_ci_low": baseline.get("score_ci_low"),
@@ -234,7 +235,7 @@ def baseline_row(header: Sequence[str], baseline: Mapping[str, Any] | None, *, c
 
 
 def _scaled(x: Any, factor: float) -> Any:
-    if _is_missing(x):
+    if is_missing(x):
         return None
     try:
         return float(x) * factor
@@ -259,7 +260,7 @@ def format_pareto_table(
     front = pareto_front(df, specs)
     shown = front if max_rows is None else front.head(max_rows)
     header, rows = pareto_display_rows(shown, specs, compact=compact)
-    base = baseline_row(header, baseline, compact=compact)
+    base = baseline_row(header, baseline)
     table = Table(title=title or f"Pareto designs ({len(front)})", show_lines=bool(rows) and not compact,
                   caption=COMPACT_CAPTION if compact else None, pad_edge=False, collapse_padding=compact)
     text_cols = ("pruned dims", "hardware", "die / DRAM (kg)", "95% interval")

@@ -16,7 +16,6 @@ an earlier session but whose result now comes back from the accuracy cache is bo
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -37,12 +36,12 @@ from catransformers.report.pareto import hypervolume, pareto_front
 from catransformers.search.config import ExperimentConfig, config_to_toml
 from catransformers.search.footprint import Footprint
 from catransformers.search.payback import carbon_payback
-from catransformers.search.problem import Problem
+from catransformers.search.problem import Problem, design_row
 from catransformers.search.records import ACCURACY_FIELDS, Status, TrialRecord
 from catransformers.search.resume import check_resume_config
 from catransformers.search.store import RunStore
-from catransformers.search.table import design_row, trials_table
-from catransformers.search.workers import Executor, ray_preflight
+from catransformers.search.table import trials_table
+from catransformers.search.workers import Executor, ray_preflight, threads_per_worker
 
 # A wait on the workers longer than this is announced (what is running, for how long); this project's choice.
 WAIT_NOTE_S = 5.0
@@ -283,7 +282,7 @@ class Engine:
         recipe = acc.recipe().model_dump()
         if "threads" not in self.cfg.accuracy.model_fields_set and self.cfg.search.workers > 1:
             # parallel workers share the cores; one worker keeps 0 = chosen per machine and load (accuracy/runtime.py)
-            recipe["threads"] = max(1, len(os.sched_getaffinity(0)) // self.cfg.search.workers)
+            recipe["threads"] = threads_per_worker(self.cfg.search.workers)
         return {"model_id": self.cfg.model.id, "prune": key, "task": acc.task, "recipe": recipe,
                 "cache_dir": acc.cache_dir, "seed": acc.seed, "surrogate_noise": acc.surrogate_noise,
                 "surrogate_delay_s": acc.surrogate_delay_s, "surrogate_fail": acc.surrogate_fail}

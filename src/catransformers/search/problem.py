@@ -40,10 +40,25 @@ from catransformers.search.config import ExperimentConfig, prune_space
 from catransformers.search.modes import DEFAULT_REFERENCE, Mode, get_mode
 
 QUANTILE_COLUMNS = ("total_carbon_kg", "operational_kg", "embodied_kg", "energy_per_inference_j")
+# What a design is beyond the template: its memory, its kind (template or bought device), and the nominal values
+# when the objectives are quantiles.
+MEMORY_COLUMNS = ("dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate", "hardware_kind", "device", "batch",
+                  *(f"{c}_nominal" for c in QUANTILE_COLUMNS))
 COST_COLUMNS = ("latency_s", "energy_per_inference_j", "area_mm2", "tops", "embodied_die_kg", "embodied_dram_kg",
                 "embodied_kg", "operational_kg", "total_carbon_kg", "fleet_total_carbon_kg", "bound", "feasible",
-                "dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate", "hardware_kind", "device", "batch",
-                *(f"{c}_nominal" for c in QUANTILE_COLUMNS))
+                *MEMORY_COLUMNS)
+
+
+def design_row(row: pd.Series, checks: bool = True) -> dict[str, Any]:
+    """One design as plain JSON-able values: template, cost and carbon columns and (with `checks`) the ok_ checks."""
+    out: dict[str, Any] = {}
+    for key in (*TEMPLATE_KEYS, *COST_COLUMNS):
+        if key in row.index:
+            v = row[key]
+            out[key] = v.item() if hasattr(v, "item") else v
+    if checks:
+        out |= {key: bool(row[key]) for key in row.index if key.startswith("ok_")}
+    return out
 
 
 def _evaluate_designs(spec: ModelSpec, hardware: Any, settings: Any) -> pd.DataFrame:
@@ -213,9 +228,7 @@ class Problem:
         front = self.hw_front(self.sweep(self.spec))
         if front.empty:
             return None
-        row = front.iloc[0]
-        keys = [k for k in (*TEMPLATE_KEYS, *COST_COLUMNS) if k in row.index]
-        return {k: (row[k].item() if hasattr(row[k], "item") else row[k]) for k in keys}
+        return design_row(front.iloc[0], checks=False)
 
     def hw_front(self, designs: pd.DataFrame) -> pd.DataFrame:
         """The feasible designs that are Pareto-optimal for the mode's hardware objectives (one model fixed).

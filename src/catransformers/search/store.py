@@ -34,7 +34,6 @@ from catransformers.search.records import CHECKSUM_KEY, TrialRecord, canonical_j
 JOURNAL = "trials.json"
 FINETUNE_LOG = "finetunes.log"
 ORIGINAL_CONFIG = "config.original.toml"
-DIR_MODE = 0o755
 
 
 def _leftover_only(root: Path) -> bool:
@@ -75,7 +74,6 @@ class RunStore:
             (root / ".lock").unlink(missing_ok=True)
 
         def build(tmp: Path) -> None:
-            os.chmod(tmp, DIR_MODE)  # mkdtemp creates 0700; a run folder is as readable as its files
             (tmp / "state").mkdir()
             atomic_write(tmp / "config.toml", config_toml)
             atomic_write(tmp / "state" / ORIGINAL_CONFIG, config_toml)

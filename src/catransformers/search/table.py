@@ -9,31 +9,15 @@ import pandas as pd
 
 from catransformers.hardware.config import TEMPLATE_KEYS
 from catransformers.models import PRUNE_KEYS, parse_prune
-from catransformers.search.problem import COST_COLUMNS, QUANTILE_COLUMNS, Problem
+from catransformers.search.problem import MEMORY_COLUMNS, Problem
 from catransformers.search.records import Status, TrialRecord
 
-
-def design_row(row: pd.Series) -> dict[str, Any]:
-    """One design of a trial as plain JSON-able values: template, cost and carbon columns and the ok_ checks."""
-    out: dict[str, Any] = {}
-    for key in (*TEMPLATE_KEYS, *COST_COLUMNS):
-        if key in row.index:
-            v = row[key]
-            out[key] = v.item() if hasattr(v, "item") else v
-    for key in row.index:
-        if key.startswith("ok_"):
-            out[key] = bool(row[key])
-    return out
-
-
 ACCURACY_COLUMNS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "metric")
-MEMORY_COLUMNS = ("dram_type", "dram_gb", "dram_bw_gbps", "memory_candidate", "hardware_kind", "device", "batch",
-                  *(f"{c}_nominal" for c in QUANTILE_COLUMNS))  # nominal values when objectives are quantiles
-DESIGN_COLUMNS = ("total_carbon_kg", "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg",
-                  "latency_s", "energy_per_inference_j", "area_mm2", "tops", "fleet_total_carbon_kg", *TEMPLATE_KEYS,
-                  *MEMORY_COLUMNS)
-TABLE_COLUMNS = ("trial", "design", "status", *ACCURACY_COLUMNS, *DESIGN_COLUMNS[:10], "bound", "feasible",
-                 *TEMPLATE_KEYS, *MEMORY_COLUMNS)
+CARBON_COLUMNS = ("total_carbon_kg", "embodied_die_kg", "embodied_dram_kg", "embodied_kg", "operational_kg",
+                  "latency_s", "energy_per_inference_j", "area_mm2", "tops", "fleet_total_carbon_kg")
+DESIGN_COLUMNS = (*CARBON_COLUMNS, *TEMPLATE_KEYS, *MEMORY_COLUMNS)
+TABLE_COLUMNS = ("trial", "design", "status", *ACCURACY_COLUMNS, *CARBON_COLUMNS, "bound", "feasible", *TEMPLATE_KEYS,
+                 *MEMORY_COLUMNS)
 
 
 def trials_table(trials: list[TrialRecord], problem: Problem) -> pd.DataFrame:

@@ -81,21 +81,25 @@ def _init_worker(threads: int) -> None:
         pass
 
 
+def threads_per_worker(workers: int) -> int:
+    """Torch threads for each of `workers` parallel jobs: this process's cores (its affinity set) shared out."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))
+
+
 class Executor:
     """Submit jobs, wait for any to finish. Serial (workers = 1), process pool, or Ray."""
 
     def __init__(self, workers: int, ray_address: str | None = None) -> None:
         self.workers = max(1, workers)
-        self.threads = max(1, len(os.sched_getaffinity(0)) // self.workers)  # the cores this process may use
+        self.threads = threads_per_worker(self.workers)
         self._pool: ProcessPoolExecutor | None = None
         self._ray = None
         self._ray_fn: Callable | None = None
         if ray_address:
-            try:
-                import ray
-            except ImportError:
-                raise UserError(RAY_MISSING) from None
-            check_reachable(ray_address)
+            ray_preflight(ray_address)
+            import ray
+
             try:
                 ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False,
                          logging_level="ERROR")

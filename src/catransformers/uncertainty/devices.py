@@ -24,8 +24,8 @@ from catransformers.devices.schema import DeviceFile, Figure
 from catransformers.hardware.tech import Tech
 from catransformers.models.spec import ModelSpec
 from catransformers.uncertainty.apply import SampleSettings, settings_for_sample
-from catransformers.uncertainty.propagate import DEVICE_SECTION, UncertainResult, _check_memory, _check_n
-from catransformers.uncertainty.sampler import _lhs_uniform, _stream, draw, inverse_cdf
+from catransformers.uncertainty.propagate import DEVICE_SECTION, UncertainResult, check_samples
+from catransformers.uncertainty.sampler import check_n, draw, draw_one
 from catransformers.uncertainty.table import Distribution, DistributionTable, load_table
 
 # Device-file figures drawn over their stated ranges where the file marks them as estimates (the peak and
@@ -61,7 +61,7 @@ def _device_draws(devs: list[DeviceFile], settings: DeviceSettings, n: int, seed
             if dist is None:
                 cols.append(np.full(n, np.nan if fig is None else fig.value))
             else:
-                cols.append(inverse_cdf(dist, _lhs_uniform(n, _stream(seed, f"device:{dev.id}.{name}"))))
+                cols.append(draw_one(dist, n, seed, f"device:{dev.id}.{name}"))
                 drawn = True
         if drawn:
             out[name] = np.stack(cols, axis=1)
@@ -86,10 +86,10 @@ def evaluate_devices_uncertain(spec: ModelSpec, devices: str | list[str] | list[
     import pandas as pd
 
     settings = settings or DeviceSettings()
-    n = _check_n(n)
+    n = check_n(n)
     devs, batches, arrays, cost = prepare_devices(spec, devices, settings, skip_unsupported)
     n_designs = len(devs) * len(batches)
-    _check_memory(n, n_designs)
+    check_samples(n, n_designs)
     tab = table if isinstance(table, DistributionTable) else load_table(table)
     shared = [k for k in tab.figure if k.startswith(SHARED_SECTIONS)]
     samples = draw(n, seed, tab, shared)  # validates the seed
@@ -99,8 +99,7 @@ def evaluate_devices_uncertain(spec: ModelSpec, devices: str | list[str] | list[
     figures = _device_draws(devs, settings, n, seed)
     if TIME_FACTOR_KEY in tab.figure:
         dist = tab.figure[TIME_FACTOR_KEY]
-        time_f = np.stack([inverse_cdf(dist, _lhs_uniform(n, _stream(seed, f"{TIME_FACTOR_KEY}:{d.id}")))
-                           for d in devs], axis=1)
+        time_f = np.stack([draw_one(dist, n, seed, f"{TIME_FACTOR_KEY}:{d.id}") for d in devs], axis=1)
     else:
         time_f = np.ones((n, len(devs)))
 

@@ -30,7 +30,14 @@ from catransformers.hardware import area_mm2, leakage_w
 from catransformers.hardware.tech import Tech
 from catransformers.models.spec import ModelSpec
 from catransformers.uncertainty.apply import SampleSettings, settings_for_sample
-from catransformers.uncertainty.sampler import DEFAULT_QUANTILES, draw, prob_min, quantile_columns, rank_stability
+from catransformers.uncertainty.sampler import (
+    DEFAULT_QUANTILES,
+    check_n,
+    draw,
+    prob_min,
+    quantile_columns,
+    rank_stability,
+)
 from catransformers.uncertainty.table import DistributionTable, load_table
 
 if TYPE_CHECKING:
@@ -97,12 +104,6 @@ class UncertainResult:
 # ------------------------------------------------------------------------------------------------ checks
 
 
-def _check_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise UserError(f"the number of uncertainty samples must be a whole number >= 1, got {n!r}")
-    return int(n)
-
-
 def max_samples(n_designs: int) -> int:
     """The most samples whose arrays fit MAX_ARRAY_BYTES for `n_designs` designs."""
     return max(0, MAX_ARRAY_BYTES // (BYTES_PER_CELL * max(1, n_designs)))
@@ -110,7 +111,7 @@ def max_samples(n_designs: int) -> int:
 
 def check_samples(n: Any, n_designs: int) -> int:
     """`n` if it is a valid sample count whose arrays fit memory for `n_designs` designs, else UserError."""
-    n = _check_n(n)
+    n = check_n(n)
     _check_memory(n, n_designs)
     return n
 
@@ -218,7 +219,7 @@ def evaluate_uncertain(spec: ModelSpec, hardware: Any, settings: CostSettings | 
     one row per design in order, when it already has it (a sweep, a search trial): not evaluated again.
     """
     settings = settings or CostSettings()
-    n = _check_n(n)
+    n = check_n(n)
     hw = hardware_columns(hardware)
     n_designs = len(hw["clusters"])
     _check_memory(n, n_designs)

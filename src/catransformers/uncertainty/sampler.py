@@ -54,6 +54,18 @@ def _stream(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode())])
 
 
+def check_n(n: object) -> int:
+    """A sample count: a whole number >= 1 (booleans refused), else a one-line UserError."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise UserError(f"the number of uncertainty samples must be a whole number >= 1, got {n!r}")
+    return int(n)
+
+
+def draw_one(dist: Distribution, n: int, seed: int, stream: str) -> np.ndarray:
+    """N Latin-hypercube draws of one distribution from its own random stream, named by `stream`."""
+    return inverse_cdf(dist, _lhs_uniform(int(n), _stream(seed, stream)))
+
+
 def draw(n: int, seed: int = 0, table: DistributionTable | str | None = None,
          keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
     """N joint samples (Latin hypercube) of the table's figures: {dotted key: array of N draws}.
@@ -61,8 +73,7 @@ def draw(n: int, seed: int = 0, table: DistributionTable | str | None = None,
     Row i of every array is one joint sample. ``table``: the shipped table (None), a loaded table or a TOML
     path; ``keys``: a subset of the table's keys (default all). Same (n, seed, table) => same samples.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise UserError(f"the number of uncertainty samples must be a whole number >= 1, got {n!r}")
+    check_n(n)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UserError(f"the uncertainty seed must be a whole number >= 0, got {seed!r}")
     tab = table if isinstance(table, DistributionTable) else load_table(table)
@@ -70,7 +81,7 @@ def draw(n: int, seed: int = 0, table: DistributionTable | str | None = None,
     unknown = [k for k in names if k not in tab.figure]
     if unknown:
         raise UserError(f"no distribution for '{unknown[0]}'; the table has: {', '.join(tab.keys())}")
-    return {k: inverse_cdf(tab.figure[k], _lhs_uniform(int(n), _stream(seed, k))) for k in names}
+    return {k: draw_one(tab.figure[k], n, seed, k) for k in names}
 
 
 # ------------------------------------------------------------------------------------------------ statistics

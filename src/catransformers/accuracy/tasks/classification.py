@@ -44,10 +44,6 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, t: float
     return nn.functional.kl_div(s, p, log_target=True, reduction="batchmean") * t * t
 
 
-def accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
-    return float((np.asarray(pred) == np.asarray(labels)).mean())
-
-
 def accuracy_interval(pred: np.ndarray, labels: np.ndarray, seed: int) -> Interval:
     """Top-1 accuracy with its bootstrap interval over the test examples (independent items)."""
     return mean_items(np.asarray(pred) == np.asarray(labels), seed=seed)

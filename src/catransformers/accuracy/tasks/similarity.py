@@ -44,7 +44,6 @@ from catransformers.accuracy.stats import (
     interval,
     pearson_items,
 )
-from catransformers.accuracy.stats import pearson as pearson
 from catransformers.accuracy.tasks.base import HealObjective, LossFn, Task, autocast
 
 SIMCSE_TEMPERATURE = 0.05  # Gao et al. 2021 (SimCSE) contrastive temperature
