@@ -81,3 +81,10 @@ def test_fleet_totals_scale_the_per_device_total():
     assert fleet["total_carbon_kg"] == pytest.approx(one["total_carbon_kg"])
     assert fleet["fleet_total_carbon_kg"] == pytest.approx(1000 * one["total_carbon_kg"])
     assert np.isfinite(fleet["fleet_total_carbon_kg"])
+
+
+def test_the_size_of_a_space_counts_only_the_points_its_grid_keeps():
+    space = HardwareSpace(clusters=[1], width=[32, 64], depth=[8], l2_kb=[64], l2_bw=[64], glb_mb=[2],
+                          dram_type=["lpddr4", "none"], dram_gb=[0, 1])
+    assert len(space) == len(space.grid()["clusters"]) == 2 * 2  # lpddr4 1 GB and none 0 GB, per width
+    assert len(HardwareSpace()) == len(HardwareSpace().grid()["clusters"]) == 3240

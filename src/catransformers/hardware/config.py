@@ -208,10 +208,13 @@ class HardwareSpace(StrictModel):
                 _validated(_consistent(base | {key: v}, key), where=key)
 
     def __len__(self) -> int:
-        """Points of the product (with `memory`, each is tried with up to two parts per technology and on chip)."""
+        """Points of the product that `grid()` keeps (a DRAM type with 0 GB, or 'none' with a capacity, is dropped;
+        with `memory`, each is tried with up to two parts per technology and on chip)."""
         n = 1
         for key in HW_KEYS:
-            n *= len(getattr(self, key))
+            if key not in ("dram_type", "dram_gb"):
+                n *= len(getattr(self, key))
+        n *= sum((memory_name(t) == NO_MEMORY) == (gb == 0) for t in self.dram_type for gb in self.dram_gb)
         if self.memory:
             techs = len(memory_technologies(self.memory))
             n *= 2 * techs + tries_on_chip(self.memory)
